@@ -1,0 +1,10 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  setupFiles: ['<rootDir>/test/support/quiet-runtime.ts'],
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  testTimeout: 120_000,
+};

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs node_modules when missing or older than package-lock.json.
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+stamp="node_modules/.package-lock.sha256"
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+say "installing npm dependencies (npm ci)"
+npm ci --no-audit --no-fund --loglevel=error >&2
+echo "$want" >"$stamp"

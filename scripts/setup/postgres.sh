@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Starts the project's own PostgreSQL server (data in .data/postgres, loopback only) unless it already runs,
+# installing Debian's postgresql when missing. Prints its admin connection string.
+source "$(dirname "$0")/common.sh"
+PORT="${QUEL_PG_PORT:-54329}"
+PGDATA_DIR="$DATA_DIR/postgres"
+SERVICE_USER=postgres
+URL="postgresql://postgres@127.0.0.1:$PORT/postgres"
+
+pg_bin() {
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+  [ -n "$dir" ] && [ -x "$dir/$1" ] && { echo "$dir/$1"; return; }
+  command -v "$1" || true
+}
+
+if [ -z "$(pg_bin initdb)" ]; then
+  install_debian_packages postgresql
+fi
+[ -n "$(pg_bin initdb)" ] || die "PostgreSQL server binaries not found after installing postgresql"
+
+if "$(pg_bin pg_isready)" -q -h 127.0.0.1 -p "$PORT"; then
+  echo "$URL"; exit 0
+fi
+[ "$(id -u)" = 0 ] || SERVICE_USER="$(id -un)"
+if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
+  say "creating a PostgreSQL cluster in $PGDATA_DIR"
+  mkdir -p "$PGDATA_DIR" && chown "$SERVICE_USER" "$PGDATA_DIR" && chmod 700 "$PGDATA_DIR"
+  as_service_user "$(pg_bin initdb)" -D "$PGDATA_DIR" -U postgres --auth=trust -E UTF8 >"$DATA_DIR/initdb.log" 2>&1 \
+    || die "initdb failed; see $DATA_DIR/initdb.log"
+fi
+say "starting PostgreSQL on 127.0.0.1:$PORT"
+as_service_user "$(pg_bin pg_ctl)" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -t 60 \
+  -o "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories='' -c max_connections=200 -c synchronous_commit=off" start >&2 \
+  || die "PostgreSQL did not start; see $PGDATA_DIR/server.log"
+echo "$URL"

@@ -1,0 +1,225 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { DatabaseError, Pool, type PoolClient } from 'pg';
+import { FailureType } from '../shared';
+
+/**
+ * The one module that knows SQL. Every statement is parameterized and unnamed, so it runs through
+ * Supabase's pooler in transaction mode (which has no named prepared statements) as well as directly.
+ * Every write is idempotent: an activity that runs twice leaves the rows as one run would.
+ */
+
+export interface DatabaseSettings {
+  url: { reveal(): string };
+  poolMax: number;
+}
+
+export interface JobRow {
+  jobId: string;
+  productionId: string;
+  status: string;
+  input: unknown;
+}
+
+export interface AttachmentRow {
+  attachId: number;
+  filePath: string | null;
+}
+
+export interface NewAttachment {
+  fileName: string;
+  path: string;
+  size: number;
+  mimeType: string;
+}
+
+export type JobStore = ReturnType<typeof createJobStore>;
+
+export function createDatabasePool(settings: DatabaseSettings): Pool {
+  const pool = new Pool({ connectionString: settings.url.reveal(), max: settings.poolMax });
+  // An idle client losing its server (restart, pooler failover) must not crash the worker; the next query reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/**
+ * `column` with each id of the jsonb array `added` it lacks appended (in order, once), and how many that is:
+ * the shape of every id-list write below. Existing entries are left exactly as they are.
+ */
+const appendMissingIds = (column: string, added: string) => `(
+  SELECT COALESCE(${column}, '[]'::jsonb) || COALESCE(jsonb_agg(a.id ORDER BY a.pos), '[]'::jsonb) AS ids,
+         count(a.id)::int AS appended
+    FROM (SELECT DISTINCT ON (id) id, pos FROM jsonb_array_elements(${added}) WITH ORDINALITY AS e(id, pos)
+           ORDER BY id, pos) AS a
+   WHERE NOT COALESCE(${column}, '[]'::jsonb) @> jsonb_build_array(a.id)
+) AS merged`;
+
+export function createJobStore(pool: Pool) {
+  return {
+    async findJob(jobId: string): Promise<JobRow | undefined> {
+      const rows = await queryTolerantOfIdType<JobRow>(
+        pool,
+        `SELECT job_id::text AS "jobId", production_id::text AS "productionId", job_status AS status,
+                job_input_data AS input
+           FROM quel_production_jobs WHERE job_id = $1`,
+        [jobId],
+      );
+      return rows[0];
+    },
+
+    async productionExists(productionId: string): Promise<boolean> {
+      const rows = await queryTolerantOfIdType(pool, 'SELECT 1 FROM quel_production_photo WHERE production_id = $1', [
+        productionId,
+      ]);
+      return rows.length > 0;
+    },
+
+    async findAttachment(attachId: number): Promise<AttachmentRow | undefined> {
+      const { rows } = await pool.query<AttachmentRow>(
+        'SELECT attach_id AS "attachId", attach_file_path AS "filePath" FROM quel_attach WHERE attach_id = $1',
+        [attachId],
+      );
+      return rows[0];
+    },
+
+    /**
+     * Job and production photo go `processing` together. A completed job is never reopened; a failed one is
+     * only when this run restarts it, so a late duplicate of this call cannot undo a failure.
+     */
+    async markJobProcessing(jobId: string, productionId: string, totalImages: number, restart: boolean): Promise<void> {
+      await inTransaction(pool, async (client) => {
+        await client.query(
+          `UPDATE quel_production_jobs
+              SET job_status = 'processing', total_images = $2, started_at = COALESCE(started_at, now()),
+                  completed_at = NULL, updated_at = now()
+            WHERE job_id = $1 AND (job_status IN ('pending', 'processing') OR ($3 AND job_status = 'failed'))`,
+          [jobId, totalImages, restart],
+        );
+        await client.query(
+          `UPDATE quel_production_photo SET production_status = 'processing', updated_at = now()
+            WHERE production_id = $1`,
+          [productionId],
+        );
+      });
+    },
+
+    /**
+     * One row per object path, however often this runs: the advisory lock serialises two attempts racing on
+     * the same path (quel_attach has no unique key on it), and it ends with the transaction, as a pooler needs.
+     */
+    async recordAttachment(attachment: NewAttachment): Promise<number> {
+      return inTransaction(pool, async (client) => {
+        await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [attachment.path]);
+        const existing = await client.query<{ attachId: number }>(
+          'SELECT attach_id AS "attachId" FROM quel_attach WHERE attach_file_path = $1 ORDER BY attach_id LIMIT 1',
+          [attachment.path],
+        );
+        if (existing.rows[0]) return existing.rows[0].attachId;
+        const inserted = await client.query<{ attachId: number }>(
+          `INSERT INTO quel_attach (attach_original_name, attach_file_name, attach_file_path, attach_file_size,
+                                    attach_file_type, attach_directory, attach_storage_type)
+           VALUES ($1, $1, $2, $3, $4, $2, 'supabase')
+           RETURNING attach_id AS "attachId"`,
+          [attachment.fileName, attachment.path, attachment.size, attachment.mimeType],
+        );
+        return inserted.rows[0]!.attachId;
+      });
+    },
+
+    /**
+     * Progress as absolute values merged into what is there: ids are added once, counts follow the ids, and
+     * a late or repeated write can never make the numbers the front end polls go backwards.
+     */
+    async recordProgress(jobId: string, attachIds: number[], failedImages: number): Promise<void> {
+      await pool.query(
+        `UPDATE quel_production_jobs
+            SET (generated_attach_ids, completed_images) =
+                  (SELECT ids, jsonb_array_length(ids) FROM ${appendMissingIds('generated_attach_ids', '$2::jsonb')}),
+                failed_images = GREATEST(failed_images, $3),
+                updated_at = now()
+          WHERE job_id = $1`,
+        [jobId, JSON.stringify(attachIds), failedImages],
+      );
+    },
+
+    /**
+     * The job's final state and the production photo's share of it, in one transaction. The production's
+     * append is one statement: each id lands once and the count grows by the ids newly appended, so a repeat
+     * adds nothing and two jobs of one production finishing together both land (the row lock orders them).
+     */
+    async finishJob(finish: {
+      jobId: string;
+      productionId: string;
+      status: 'completed' | 'failed';
+      attachIds: number[];
+      failedImages: number;
+    }): Promise<void> {
+      const ids = JSON.stringify(finish.attachIds);
+      await inTransaction(pool, async (client) => {
+        await client.query(
+          `UPDATE quel_production_jobs
+              SET (generated_attach_ids, completed_images) =
+                  (SELECT ids, jsonb_array_length(ids) FROM ${appendMissingIds('generated_attach_ids', '$2::jsonb')}),
+                  failed_images = $3, job_status = $4,
+                  completed_at = COALESCE(completed_at, now()), updated_at = now()
+            WHERE job_id = $1`,
+          [finish.jobId, ids, finish.failedImages, finish.status],
+        );
+        await client.query(
+          `UPDATE quel_production_photo
+              SET (attach_ids, generated_image_count) =
+                    (SELECT ids, generated_image_count + appended FROM ${appendMissingIds('attach_ids', '$2::jsonb')}),
+                  production_status = $3, updated_at = now()
+            WHERE production_id = $1`,
+          [finish.productionId, ids, finish.status],
+        );
+      });
+    },
+
+    /** Ends a job whose data can never be processed, so the polling front end stops waiting. */
+    async markJobFailed(jobId: string): Promise<void> {
+      await queryTolerantOfIdType(
+        pool,
+        `UPDATE quel_production_jobs
+            SET job_status = 'failed', completed_at = COALESCE(completed_at, now()), updated_at = now()
+          WHERE job_id = $1 AND job_status <> 'completed'`,
+        [jobId],
+      );
+    },
+  };
+}
+
+async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Ids may be `uuid` or `text` columns; a string that is no uuid then simply matches no row. */
+async function queryTolerantOfIdType<T extends object = object>(pool: Pool, sql: string, params: unknown[]): Promise<T[]> {
+  try {
+    return (await pool.query<T>(sql, params)).rows;
+  } catch (error) {
+    if (error instanceof DatabaseError && error.code === '22P02') return [];
+    throw error;
+  }
+}
+
+/**
+ * Errors of SQL classes 22 (data), 23 (integrity) and 42 (syntax, missing table or column) repeat on every
+ * try; anything else (connection lost, server restarting, serialization) is worth waiting out.
+ */
+export function databaseFailure(error: unknown): unknown {
+  if (error instanceof DatabaseError && /^(22|23|42)/.test(error.code ?? '')) {
+    return ApplicationFailure.nonRetryable(`database rejected a statement (${error.code}): ${error.message}`, FailureType.databasePermanent);
+  }
+  return error;
+}

@@ -1,0 +1,153 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/genai';
+import { FailureType } from '../shared';
+import { sniffImageType } from './image-type';
+
+/** The one module that knows Gemini. */
+
+export interface GeminiSettings {
+  apiKey: { reveal(): string };
+  model: string;
+  baseUrl?: string;
+  timeoutMs: number;
+}
+
+export interface SourceImage {
+  bytes: Buffer;
+  mimeType: string;
+}
+
+export interface GeneratedImage {
+  bytes: Buffer;
+  mimeType: string;
+  extension: string;
+}
+
+export type ImageGenerator = ReturnType<typeof createImageGenerator>;
+
+const VARIATION_INSTRUCTION = '\n\nPlease generate 1 different variation of this image.';
+
+/** Finish reasons that mean the model refused, as opposed to simply answering without an image. */
+const BLOCKING_FINISH_REASONS = new Set([
+  'SAFETY',
+  'IMAGE_SAFETY',
+  'IMAGE_PROHIBITED_CONTENT',
+  'PROHIBITED_CONTENT',
+  'BLOCKLIST',
+  'SPII',
+  'RECITATION',
+  'IMAGE_RECITATION',
+]);
+
+export function createGeminiClient(settings: GeminiSettings): GoogleGenAI {
+  // No SDK-level retries: Temporal owns retrying, and the SDK's own would ignore the server's RetryInfo.
+  return new GoogleGenAI({
+    apiKey: settings.apiKey.reveal(),
+    httpOptions: { timeout: settings.timeoutMs, ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}) },
+  });
+}
+
+export function createImageGenerator(client: GoogleGenAI, settings: Pick<GeminiSettings, 'model' | 'timeoutMs'>) {
+  return {
+    async generateVariation(prompt: string, source: SourceImage, signal?: AbortSignal): Promise<GeneratedImage> {
+      let response: GenerateContentResponse;
+      try {
+        response = await client.models.generateContent({
+          model: settings.model,
+          contents: [
+            {
+              role: 'user',
+              parts: [
+                { text: prompt + VARIATION_INSTRUCTION },
+                { inlineData: { mimeType: source.mimeType, data: source.bytes.toString('base64') } },
+              ],
+            },
+          ],
+          config: { responseModalities: ['TEXT', 'IMAGE'], abortSignal: signal },
+        });
+      } catch (error) {
+        throw classifyCallError(error, settings.timeoutMs);
+      }
+      return takeImage(response);
+    },
+  };
+}
+
+async function takeImage(response: GenerateContentResponse): Promise<GeneratedImage> {
+  const blockReason = response.promptFeedback?.blockReason;
+  if (blockReason) {
+    throw ApplicationFailure.nonRetryable(`Gemini blocked the prompt (${blockReason})`, FailureType.geminiBlocked);
+  }
+  const candidate = response.candidates?.[0];
+  // `response.data` would join every inline part into one string; one image is the first inline part.
+  const inline = candidate?.content?.parts?.find((part) => part.inlineData?.data)?.inlineData;
+  if (!inline?.data) {
+    const reason = candidate?.finishReason ?? 'no candidate';
+    if (BLOCKING_FINISH_REASONS.has(String(reason))) {
+      throw ApplicationFailure.nonRetryable(`Gemini blocked the image (${reason})`, FailureType.geminiBlocked);
+    }
+    throw ApplicationFailure.nonRetryable(`Gemini answered without an image (${reason})`, FailureType.geminiNoImage);
+  }
+  const bytes = Buffer.from(inline.data, 'base64');
+  const type = await sniffImageType(bytes);
+  if (!type.supported) {
+    throw ApplicationFailure.nonRetryable(
+      `Gemini's image part is not a usable image (declared ${inline.mimeType ?? 'nothing'}, found ${type.seen})`,
+      FailureType.geminiNoImage,
+    );
+  }
+  return { bytes, mimeType: type.mimeType, extension: type.extension };
+}
+
+/**
+ * 429 waits for the server's RetryInfo delay; 5xx, timeouts and network errors retry with backoff; anything
+ * else (invalid argument, bad key, unknown model) cannot succeed by trying again.
+ */
+function classifyCallError(error: unknown, timeoutMs: number): Error {
+  if (error instanceof ApiError) {
+    const body = parseErrorBody(error.message);
+    const detail = `Gemini answered ${error.status}${body.status ? ` ${body.status}` : ''}: ${body.message}`;
+    if (error.status === 429) {
+      return ApplicationFailure.create({
+        message: detail,
+        type: FailureType.geminiRateLimited,
+        nextRetryDelay: body.retryDelay,
+      });
+    }
+    if (error.status >= 500 || error.status === 408) {
+      return ApplicationFailure.retryable(detail, FailureType.geminiUnavailable);
+    }
+    return ApplicationFailure.nonRetryable(detail, FailureType.geminiRejected);
+  }
+  if (error instanceof Error && error.name === 'AbortError') {
+    return ApplicationFailure.retryable(`Gemini did not answer within ${timeoutMs} ms`, FailureType.geminiUnavailable);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return ApplicationFailure.retryable(`Gemini could not be reached: ${message}`, FailureType.geminiUnavailable);
+}
+
+interface GoogleErrorBody {
+  status?: string;
+  message: string;
+  /** Milliseconds. */
+  retryDelay?: number;
+}
+
+/** The SDK puts the JSON error body in the message; RetryInfo's delay (`"38s"`, `"45.8s"`) is in its details. */
+function parseErrorBody(text: string): GoogleErrorBody {
+  const start = text.indexOf('{');
+  try {
+    const { error } = JSON.parse(start >= 0 ? text.slice(start) : text) as {
+      error?: { status?: string; message?: string; details?: Array<{ '@type'?: string; retryDelay?: string }> };
+    };
+    const retryInfo = error?.details?.find((d) => d['@type']?.endsWith('google.rpc.RetryInfo'));
+    const seconds = retryInfo?.retryDelay ? Number.parseFloat(retryInfo.retryDelay) : Number.NaN;
+    return {
+      status: error?.status,
+      message: error?.message ?? text,
+      retryDelay: Number.isFinite(seconds) ? Math.ceil(seconds * 1000) : undefined,
+    };
+  } catch {
+    return { message: text };
+  }
+}

@@ -1,0 +1,183 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { Context, log } from '@temporalio/activity';
+import { LRUCache } from 'lru-cache';
+import { FailureType } from '../shared';
+import { databaseFailure, type JobStore } from './database';
+import type { GeneratedImage, ImageGenerator } from './gemini';
+import { sniffImageType, SUPPORTED_IMAGE_TYPES } from './image-type';
+import { checkJobInput } from './job-input';
+import type { ImageStore } from './storage';
+import { scrubSecrets } from './scrub-secrets';
+import type { ImageTarget, JobPlan, LoadedJob, StoredImage } from './types';
+
+export type * from './types';
+
+/** Gemini takes at most 20 MB of inline data per request, and base64 makes the source 4/3 larger. */
+export const MAX_SOURCE_IMAGE_BYTES = Math.floor(((20 * 1024 * 1024 - 64 * 1024) * 3) / 4);
+
+export interface ActivityDependencies {
+  db: JobStore;
+  storage: ImageStore;
+  gemini: ImageGenerator;
+  maxImagesPerJob: number;
+  /** Values scrubbed from every error an activity throws. */
+  secrets?: readonly string[];
+  /** Bytes of source images kept in memory, shared by every image of every job on this worker. */
+  sourceCacheBytes?: number;
+}
+
+const HEARTBEAT_EVERY_MS = 5_000;
+
+export function createActivities(deps: ActivityDependencies) {
+  const { db, storage, gemini } = deps;
+
+  // One download per source per worker, however many of its images are in flight (concurrent fetches share one).
+  const sources = new LRUCache<string, Buffer>({
+    maxSize: deps.sourceCacheBytes ?? 200 * 1024 * 1024,
+    sizeCalculation: (bytes) => Math.max(1, bytes.length),
+    ttl: 30 * 60_000,
+    fetchMethod: async (path) => storage.download(path),
+  });
+
+  // Images Gemini made whose upload failed: the retry stores these instead of paying for a new one.
+  const unstored = new LRUCache<string, GeneratedImage>({
+    maxSize: 256 * 1024 * 1024,
+    sizeCalculation: (image) => Math.max(1, image.bytes.length),
+    ttl: 30 * 60_000,
+  });
+
+  const activities = {
+    /** Phase 1: the job row, its data checked, its source image found, read and recognised. */
+    async loadJob(jobId: string): Promise<LoadedJob> {
+      const row = await db.findJob(jobId);
+      if (!row) throw ApplicationFailure.nonRetryable(`job ${jobId} does not exist`, FailureType.jobNotFound);
+      if (row.status === 'completed') return { state: 'completed', jobId };
+
+      const invalid = (reason: string) =>
+        ApplicationFailure.nonRetryable(`job ${jobId}: ${reason}`, FailureType.invalidJobData);
+      const checked = checkJobInput(row.input, deps.maxImagesPerJob);
+      if (!checked.ok) throw invalid(checked.reason);
+      const { prompt, quantity, userId, sourceAttachId } = checked.input;
+
+      if (!(await db.productionExists(row.productionId))) {
+        throw invalid(`production photo ${row.productionId} does not exist`);
+      }
+      const attachment = await db.findAttachment(sourceAttachId);
+      if (!attachment?.filePath) throw invalid(`source image attachment ${sourceAttachId} does not exist`);
+      const bytes = await sources.fetch(attachment.filePath);
+      if (!bytes) throw invalid(`source image ${attachment.filePath} is missing from storage`);
+      if (bytes.length > MAX_SOURCE_IMAGE_BYTES) {
+        throw invalid(`source image is ${bytes.length} bytes, above Gemini's inline limit of ${MAX_SOURCE_IMAGE_BYTES}`);
+      }
+      const type = await sniffImageType(bytes);
+      if (!type.supported) throw invalid(`source image is not a ${SUPPORTED_IMAGE_TYPES} image (${type.seen})`);
+
+      const plan: JobPlan = {
+        jobId,
+        productionId: row.productionId,
+        prompt,
+        quantity,
+        userId,
+        restart: row.status === 'failed',
+        source: { path: attachment.filePath, mimeType: type.mimeType, size: bytes.length },
+        outputFolder: `generated-images/user-${userId}`,
+      };
+      log.info('job loaded', { jobId, quantity, sourceMimeType: type.mimeType, sourceBytes: bytes.length });
+      return { state: 'ready', plan };
+    },
+
+    /** Phase 2. */
+    async markJobProcessing(plan: Pick<JobPlan, 'jobId' | 'productionId' | 'quantity' | 'restart'>): Promise<void> {
+      await db.markJobProcessing(plan.jobId, plan.productionId, plan.quantity, plan.restart);
+    },
+
+    /**
+     * Phase 3, generate and store. Both happen in one activity because the image exists only in this worker's
+     * memory until it is stored. Paid for at most once: a stored image is found by its stem before Gemini is
+     * asked again, and one whose upload failed waits in memory for the retry.
+     */
+    async generateImage(request: {
+      jobId: string;
+      prompt: string;
+      source: JobPlan['source'];
+      target: ImageTarget;
+    }): Promise<StoredImage> {
+      const { target } = request;
+      const found = await storage.findByStem(target.folder, target.stem);
+      if (found) {
+        log.info('image already stored', { jobId: request.jobId, path: found.path });
+        return { ...found, fileName: found.path.slice(target.folder.length + 1) };
+      }
+      const key = `${target.folder}/${target.stem}`;
+      const image = unstored.get(key) ?? (await generate(request));
+      unstored.set(key, image);
+      const fileName = `${target.stem}.${image.extension}`;
+      const path = `${target.folder}/${fileName}`;
+      await storage.upload(path, image.bytes, image.mimeType);
+      unstored.delete(key);
+      log.info('image stored', { jobId: request.jobId, path, bytes: image.bytes.length });
+      return { path, fileName, mimeType: image.mimeType, size: image.bytes.length };
+    },
+
+    /** Phase 3, record: one `quel_attach` row per path, however often it runs. */
+    async recordAttachment(image: StoredImage): Promise<number> {
+      return db.recordAttachment({ fileName: image.fileName, path: image.path, size: image.size, mimeType: image.mimeType });
+    },
+
+    /** Phase 3, report: the polled row's progress, merged so it never goes backwards. */
+    async recordProgress(progress: { jobId: string; attachIds: number[]; failedImages: number }): Promise<void> {
+      await db.recordProgress(progress.jobId, progress.attachIds, progress.failedImages);
+    },
+
+    /** Phase 4. */
+    async finishJob(finish: {
+      jobId: string;
+      productionId: string;
+      status: 'completed' | 'failed';
+      attachIds: number[];
+      failedImages: number;
+    }): Promise<void> {
+      await db.finishJob(finish);
+      log.info('job finished', { jobId: finish.jobId, status: finish.status, images: finish.attachIds.length });
+    },
+
+    /** A job whose data can never be processed ends `failed` at once. */
+    async markJobFailed(jobId: string): Promise<void> {
+      await db.markJobFailed(jobId);
+    },
+  };
+
+  async function generate(request: { prompt: string; source: JobPlan['source'] }): Promise<GeneratedImage> {
+    const context = Context.current();
+    const bytes = await sources.fetch(request.source.path);
+    if (!bytes) {
+      throw ApplicationFailure.nonRetryable(`source image ${request.source.path} vanished from storage`, FailureType.invalidJobData);
+    }
+    // Heartbeats carry cancellation to this attempt and tell Temporal a slow Gemini call is still alive.
+    const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+    try {
+      return await gemini.generateVariation(request.prompt, { bytes, mimeType: request.source.mimeType }, context.cancellationSignal);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  return guardErrors(activities, deps.secrets ?? []);
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+/** Every activity's errors: permanent database errors made non-retryable, then scrubbed of secrets. */
+function guardErrors<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T, secrets: readonly string[]): T {
+  const guarded = Object.entries(activities).map(([name, activity]) => [
+    name,
+    async (...args: never[]) => {
+      try {
+        return await activity(...args);
+      } catch (error) {
+        throw scrubSecrets(databaseFailure(error), secrets);
+      }
+    },
+  ]);
+  return Object.fromEntries(guarded) as T;
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+
+/** Long enough for any real prompt, short enough that history and Gemini requests stay small. */
+export const MAX_PROMPT_LENGTH = 10_000;
+
+export interface JobInput {
+  prompt: string;
+  quantity: number;
+  userId: string;
+  sourceAttachId: number;
+}
+
+/**
+ * Whole numbers arrive as JSON numbers or, from some clients, as digit strings ("3"): both are accepted;
+ * "2.5", "-1", "3 " and "three" are not.
+ */
+const wholeNumber = (name: string) =>
+  z
+    .union([z.number(), z.string().regex(/^\d+$/).transform(Number)], { error: `${name} must be a whole number` })
+    .pipe(z.number().int(`${name} must be a whole number`).positive(`${name} must be at least 1`));
+
+/**
+ * The user id becomes a folder name (`generated-images/user-{id}/`), so it must not be able to climb out of it
+ * or produce a key Storage rejects: ASCII letters, digits, '-' and '_' only (Supabase user ids are uuids).
+ */
+const USER_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+function jobInputSchema(maxImagesPerJob: number) {
+  return z.object(
+    {
+      prompt: z
+        .string({ error: 'prompt is missing' })
+        .refine((prompt) => prompt.trim().length > 0, 'prompt is empty')
+        .refine((prompt) => prompt.length <= MAX_PROMPT_LENGTH, `prompt is longer than ${MAX_PROMPT_LENGTH} characters`),
+      quantity: z
+        .unknown()
+        .refine((value) => value !== undefined && value !== null, 'quantity is missing')
+        .pipe(wholeNumber('quantity'))
+        .refine((quantity) => quantity <= maxImagesPerJob, `quantity is above the limit of ${maxImagesPerJob} images per job`),
+      userId: z
+        .union([z.string(), z.number().int().nonnegative().transform(String)], { error: 'userId is missing' })
+        .refine((id) => USER_ID.test(id), 'userId is unsafe for a storage path (allowed: 1-128 of A-Z a-z 0-9 - _)'),
+      mergedImageAttachId: z
+        .unknown()
+        .refine((value) => value !== undefined && value !== null, 'mergedImageAttachId (the source image) is missing')
+        .pipe(wholeNumber('mergedImageAttachId')),
+    },
+    { error: 'job_input_data is not a JSON object' },
+  );
+}
+
+export type JobInputCheck = { ok: true; input: JobInput } | { ok: false; reason: string };
+
+/** Every problem of the job's data at once, in words an operator can act on. */
+export function checkJobInput(raw: unknown, maxImagesPerJob: number): JobInputCheck {
+  const parsed = jobInputSchema(maxImagesPerJob).safeParse(raw);
+  if (!parsed.success) return { ok: false, reason: parsed.error.issues.map((issue) => issue.message).join('; ') };
+  const { prompt, quantity, userId, mergedImageAttachId } = parsed.data;
+  return { ok: true, input: { prompt, quantity, userId, sourceAttachId: mergedImageAttachId } };
+}

@@ -1,0 +1,35 @@
+/** What crosses the workflow boundary: paths, ids and small metadata, never image bytes. */
+
+export interface SourceRef {
+  path: string;
+  mimeType: string;
+  size: number;
+}
+
+export interface JobPlan {
+  jobId: string;
+  productionId: string;
+  prompt: string;
+  quantity: number;
+  userId: string;
+  /** The row was `failed` and this run starts it over. */
+  restart: boolean;
+  source: SourceRef;
+  /** `generated-images/user-{userId}`: every image of the job is stored in it. */
+  outputFolder: string;
+}
+
+export type LoadedJob = { state: 'ready'; plan: JobPlan } | { state: 'completed'; jobId: string };
+
+/** Where one image goes: `{folder}/{stem}.{extension}`, the extension being whatever type Gemini answers with. */
+export interface ImageTarget {
+  folder: string;
+  stem: string;
+}
+
+export interface StoredImage {
+  path: string;
+  fileName: string;
+  mimeType: string;
+  size: number;
+}

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { DEFAULT_IMAGE_CONCURRENCY, DEFAULT_TASK_QUEUE } from './shared';
+
+/**
+ * Holds a credential so that it cannot reach a log line, an error message or a payload by accident:
+ * every way of printing it prints `[redacted]`; only `reveal()` hands out the value.
+ */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '[redacted]';
+  }
+  toJSON(): string {
+    return '[redacted]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'Secret([redacted])';
+  }
+}
+
+const required = z.string({ error: 'is required' }).trim().min(1, 'is required');
+const secret = required.transform((value) => new Secret(value));
+const httpUrl = required.regex(/^https?:\/\/[^\s/]+/, 'must be an http(s) URL');
+const postgresUrl = required
+  .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// connection string')
+  .transform((value) => new Secret(value));
+const positiveInt = (fallback: number) =>
+  z.coerce.number({ error: 'must be a positive integer' }).int('must be a positive integer').positive('must be a positive integer').default(fallback);
+const text = (fallback: string) => z.string().trim().min(1).default(fallback);
+
+const temporalEnv = {
+  TEMPORAL_ADDRESS: text('localhost:7233'),
+  TEMPORAL_NAMESPACE: text('default'),
+  TEMPORAL_TASK_QUEUE: text(DEFAULT_TASK_QUEUE),
+};
+
+const workerEnv = z.object({
+  ...temporalEnv,
+  DATABASE_URL: postgresUrl,
+  DATABASE_POOL_MAX: positiveInt(10),
+  SUPABASE_URL: httpUrl,
+  SUPABASE_SERVICE_ROLE_KEY: secret,
+  STORAGE_BUCKET: text('attachments'),
+  GEMINI_API_KEY: secret,
+  GEMINI_MODEL: text('gemini-2.5-flash-image'),
+  GEMINI_BASE_URL: httpUrl.optional(),
+  GEMINI_TIMEOUT_MS: positiveInt(120_000),
+  GEMINI_MAX_CONCURRENT_CALLS: positiveInt(8),
+  MAX_IMAGES_PER_JOB: positiveInt(10),
+  IMAGE_CONCURRENCY_PER_JOB: positiveInt(DEFAULT_IMAGE_CONCURRENCY),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Parses every variable at once so the error names each missing or invalid one, never its value. */
+function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.output<S> {
+  // An empty variable means "unset", as it does in .env files and compose files.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const parsed = schema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
+}
+
+export function loadWorkerConfig(env: Env = process.env) {
+  const e = parseEnv(workerEnv, env);
+  return {
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
+    storage: { url: e.SUPABASE_URL.replace(/\/+$/, ''), serviceKey: e.SUPABASE_SERVICE_ROLE_KEY, bucket: e.STORAGE_BUCKET },
+    gemini: {
+      apiKey: e.GEMINI_API_KEY,
+      model: e.GEMINI_MODEL,
+      baseUrl: e.GEMINI_BASE_URL,
+      timeoutMs: e.GEMINI_TIMEOUT_MS,
+      maxConcurrentCalls: e.GEMINI_MAX_CONCURRENT_CALLS,
+    },
+    pipeline: { maxImagesPerJob: e.MAX_IMAGES_PER_JOB, imageConcurrency: e.IMAGE_CONCURRENCY_PER_JOB },
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
+
+/** Every secret value of a config, for scrubbing text that leaves the process. */
+export function secretsOf(config: WorkerConfig): Secret[] {
+  return [config.database.url, config.storage.serviceKey, config.gemini.apiKey];
+}

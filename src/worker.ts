@@ -1,0 +1,51 @@
+import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
+import type { Duration } from '@temporalio/common';
+import type { Activities } from './activities';
+import { geminiTaskQueue } from './shared';
+
+export interface WorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  activities: Activities;
+  /** Gemini calls this worker makes at once; the fleet's share of the quota. */
+  maxConcurrentGeminiCalls: number;
+  /** A prebuilt bundle (tests, images); otherwise the workflows are bundled from source at start. */
+  workflowBundle?: WorkflowBundleOption;
+  /** How long a shutdown waits for activities in flight before cancelling them. */
+  shutdownGraceTime?: Duration;
+}
+
+/**
+ * Two workers in one process: workflows with the short database/storage activities on the main task queue,
+ * and Gemini calls on their own queue, where slots per worker bound this worker's share of the quota.
+ */
+export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
+  const { connection, namespace, taskQueue, activities, shutdownGraceTime = '30 seconds' } = options;
+  const { generateImage, ...jobActivities } = activities;
+  const workflows = options.workflowBundle
+    ? { workflowBundle: options.workflowBundle }
+    : { workflowsPath: require.resolve('./workflows') };
+  return Promise.all([
+    Worker.create({ connection, namespace, taskQueue, activities: jobActivities, shutdownGraceTime, ...workflows }),
+    Worker.create({
+      connection,
+      namespace,
+      taskQueue: geminiTaskQueue(taskQueue),
+      activities: { generateImage },
+      maxConcurrentActivityTaskExecutions: options.maxConcurrentGeminiCalls,
+      shutdownGraceTime,
+    }),
+  ]);
+}
+
+/** Runs until every worker has stopped; one failing stops the others, so the process never half-serves. */
+export async function runWorkers(workers: Worker[]): Promise<void> {
+  const runs = workers.map((worker) => worker.run());
+  try {
+    await Promise.all(runs);
+  } finally {
+    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+    await Promise.allSettled(runs);
+  }
+}

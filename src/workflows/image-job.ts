@@ -1,0 +1,148 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities, ImageTarget, JobPlan } from '../activities';
+import {
+  DEFAULT_IMAGE_CONCURRENCY,
+  FailureType,
+  geminiTaskQueue,
+  type ImageJobInput,
+  type ImageJobProgress,
+  type ImageJobResult,
+} from '../shared';
+
+export const progressQuery = defineQuery<ImageJobProgress>('progress');
+
+// Postgres and Storage: short calls, retried patiently (a restart or failover is waited out, not given up on);
+// only errors that repeat on every try (bad data, a missing table) stop them.
+const jobSteps = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: [FailureType.jobNotFound, FailureType.invalidJobData, FailureType.databasePermanent],
+  },
+});
+
+/** Load → mark processing → generate, store, record and report each image → finish by the status policy. */
+export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
+  const progress: ImageJobProgress = { phase: 'loading', totalImages: 0, completedImages: 0, failedImages: 0, attachIds: [] };
+  setHandler(progressQuery, () => progress);
+
+  const plan = await loadJob(input.jobId);
+  if (!plan) return { jobId: input.jobId, status: 'completed', totalImages: 0, completedImages: 0, failedImages: 0, attachIds: [], alreadyFinished: true };
+  progress.totalImages = plan.quantity;
+
+  try {
+    await jobSteps.markJobProcessing(plan);
+    progress.phase = 'generating';
+    await makeImages(plan, input.imageConcurrency ?? DEFAULT_IMAGE_CONCURRENCY, progress);
+  } finally {
+    // Runs however phase 3 ended (done, cancelled, failed) so the polled row never stays `processing`;
+    // images already made stay recorded and count, images not made count as failed.
+    progress.phase = 'finishing';
+    progress.failedImages = plan.quantity - progress.attachIds.length;
+    await CancellationScope.nonCancellable(() =>
+      jobSteps.finishJob({
+        jobId: plan.jobId,
+        productionId: plan.productionId,
+        status: progress.attachIds.length > 0 ? 'completed' : 'failed',
+        attachIds: progress.attachIds,
+        failedImages: progress.failedImages,
+      }),
+    );
+    progress.phase = 'done';
+  }
+
+  if (progress.attachIds.length === 0) {
+    throw ApplicationFailure.nonRetryable(`none of the ${plan.quantity} images of job ${plan.jobId} could be generated`, FailureType.noImagesGenerated);
+  }
+  return {
+    jobId: plan.jobId,
+    status: 'completed',
+    totalImages: plan.quantity,
+    completedImages: progress.attachIds.length,
+    failedImages: progress.failedImages,
+    attachIds: progress.attachIds,
+  };
+}
+
+/** Phase 1. Data that can never be processed fails the job at once and marks its row, so polling stops. */
+async function loadJob(jobId: string): Promise<JobPlan | undefined> {
+  try {
+    const loaded = await jobSteps.loadJob(jobId);
+    return loaded.state === 'ready' ? loaded.plan : undefined;
+  } catch (error) {
+    const cause = error instanceof ActivityFailure ? error.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type === FailureType.invalidJobData) {
+      await jobSteps.markJobFailed(jobId);
+    }
+    if (cause instanceof ApplicationFailure && (cause.type === FailureType.invalidJobData || cause.type === FailureType.jobNotFound)) {
+      throw ApplicationFailure.nonRetryable(cause.message, cause.type);
+    }
+    throw error;
+  }
+}
+
+/** Phase 3: at most `concurrency` images at once, each one generated, stored, recorded and reported. */
+async function makeImages(plan: JobPlan, concurrency: number, progress: ImageJobProgress): Promise<void> {
+  const gemini = proxyActivities<Activities>({
+    taskQueue: geminiTaskQueue(workflowInfo().taskQueue),
+    // Above the worker's Gemini client timeout (GEMINI_TIMEOUT_MS), so the SDK's own timeout fires first.
+    startToCloseTimeout: '5 minutes',
+    heartbeatTimeout: '30 seconds',
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: [
+        FailureType.geminiBlocked,
+        FailureType.geminiNoImage,
+        FailureType.geminiRejected,
+        FailureType.storageRejected,
+        FailureType.invalidJobData,
+      ],
+    },
+  });
+
+  // Decided here, from workflow time and randomness, so every retry and replay writes the same objects.
+  const targets: ImageTarget[] = Array.from({ length: plan.quantity }, () => ({
+    folder: plan.outputFolder,
+    stem: `generated_${Date.now()}_${Math.random().toString(36).slice(2, 8).padEnd(6, '0')}`,
+  }));
+
+  const makeImage = async (target: ImageTarget): Promise<void> => {
+    try {
+      const image = await gemini.generateImage({ jobId: plan.jobId, prompt: plan.prompt, source: plan.source, target });
+      progress.attachIds.push(await jobSteps.recordAttachment(image));
+      progress.completedImages = progress.attachIds.length;
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      progress.failedImages += 1;
+      log.warn('image failed', { jobId: plan.jobId, stem: target.stem, reason: reasonOf(error) });
+    }
+    await jobSteps.recordProgress({ jobId: plan.jobId, attachIds: progress.attachIds, failedImages: progress.failedImages });
+  };
+
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < targets.length) await makeImage(targets[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, targets.length)) }, lane));
+}
+
+/** The activity's own message, not the wrapper's "Activity task failed". */
+function reasonOf(error: unknown): string {
+  const failure = error instanceof ActivityFailure && error.cause ? error.cause : error;
+  return failure instanceof Error ? failure.message : String(failure);
+}

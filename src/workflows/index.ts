@@ -1,0 +1,1 @@
+export { imageJob, progressQuery } from './image-job';

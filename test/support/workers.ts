@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Activities } from '../../src/activities';
+import { createWorkers, runWorkers } from '../../src/worker';
+import { workflowBundle } from './temporal';
+
+export function uniqueTaskQueue(name: string): string {
+  return `${name}-${randomUUID()}`;
+}
+
+/** Runs the product's workers (main and Gemini queues) on `taskQueue` while `body` runs, then drains them. */
+export async function withWorkers<T>(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  activities: Activities,
+  body: () => Promise<T>,
+  maxConcurrentGeminiCalls = 16,
+): Promise<T> {
+  const workers = await createWorkers({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    activities,
+    maxConcurrentGeminiCalls,
+    workflowBundle: await workflowBundle(),
+    shutdownGraceTime: '1 second',
+  });
+  const running = runWorkers(workers);
+  try {
+    return await body();
+  } finally {
+    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+  }
+}

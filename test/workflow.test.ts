@@ -1,0 +1,239 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Activities, ImageTarget, JobPlan, LoadedJob, StoredImage } from '../src/activities';
+import { FailureType, workflowIdForJob, type ImageJobResult } from '../src/shared';
+import { imageJob, progressQuery } from '../src/workflows';
+import { startTemporal } from './support/temporal';
+import { uniqueTaskQueue, withWorkers } from './support/workers';
+
+/**
+ * Workflow logic alone, on the real dev server, with stub activities that keep their "rows" in memory:
+ * the status policy, invalid data, retry classification, the concurrency cap, progress and cancellation.
+ */
+
+type Outcome = 'ok' | ((target: ImageTarget, attempt: number) => Error | 'ok');
+
+interface Stub {
+  activities: Activities;
+  calls: { generate: Map<string, number>; markedFailed: string[]; progress: Array<{ attachIds: number[]; failedImages: number }> };
+  finished: Parameters<Activities['finishJob']>[0][];
+  maxInFlight: number;
+  release: () => void;
+}
+
+function plan(overrides: Partial<JobPlan> = {}): JobPlan {
+  return {
+    jobId: 'job-1',
+    productionId: 'prod-1',
+    prompt: 'a cat',
+    quantity: 3,
+    userId: 'user-1',
+    restart: false,
+    source: { path: 'sources/cat.png', mimeType: 'image/png', size: 1234 },
+    outputFolder: 'generated-images/user-1',
+    ...overrides,
+  };
+}
+
+function stubActivities(options: { load: () => LoadedJob; outcome?: Outcome; holdGeneration?: boolean }): Stub {
+  const outcome = options.outcome ?? 'ok';
+  let inFlight = 0;
+  let nextAttachId = 100;
+  let releaseHeld: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (releaseHeld = resolve));
+  const stub: Stub = {
+    calls: { generate: new Map(), markedFailed: [], progress: [] },
+    finished: [],
+    maxInFlight: 0,
+    release: () => releaseHeld(),
+    activities: {
+      loadJob: async () => options.load(),
+      markJobProcessing: async () => undefined,
+      generateImage: async ({ target }): Promise<StoredImage> => {
+        const attempt = (stub.calls.generate.get(target.stem) ?? 0) + 1;
+        stub.calls.generate.set(target.stem, attempt);
+        inFlight += 1;
+        stub.maxInFlight = Math.max(stub.maxInFlight, inFlight);
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          if (options.holdGeneration) await held;
+          const result = outcome === 'ok' ? 'ok' : outcome(target, attempt);
+          if (result !== 'ok') throw result;
+          const fileName = `${target.stem}.png`;
+          return { path: `${target.folder}/${fileName}`, fileName, mimeType: 'image/png', size: 10 };
+        } finally {
+          inFlight -= 1;
+        }
+      },
+      recordAttachment: async () => nextAttachId++,
+      recordProgress: async (progress) => void stub.calls.progress.push(progress),
+      finishJob: async (finish) => void stub.finished.push(finish),
+      markJobFailed: async (jobId) => void stub.calls.markedFailed.push(jobId),
+    },
+  };
+  return stub;
+}
+
+describe('imageJob workflow', () => {
+  let env: TestWorkflowEnvironment;
+  beforeAll(async () => {
+    env = await startTemporal();
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  async function run(stub: Stub, jobId = 'job-1', imageConcurrency?: number): Promise<ImageJobResult> {
+    const taskQueue = uniqueTaskQueue('workflow');
+    return withWorkers(env, taskQueue, stub.activities, () =>
+      env.client.workflow.execute(imageJob, {
+        taskQueue,
+        workflowId: `${workflowIdForJob(jobId)}-${taskQueue}`,
+        args: [{ jobId, imageConcurrency }],
+      }),
+    );
+  }
+
+  async function runExpectingFailure(stub: Stub, jobId = 'job-1'): Promise<ApplicationFailure> {
+    const error = await run(stub, jobId).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const cause = (error as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    return cause as ApplicationFailure;
+  }
+
+  test('every image made: completed, ids in order of recording, job finished once', async () => {
+    const stub = stubActivities({ load: () => ({ state: 'ready', plan: plan({ quantity: 3 }) }) });
+    const result = await run(stub);
+    expect(result).toEqual({ jobId: 'job-1', status: 'completed', totalImages: 3, completedImages: 3, failedImages: 0, attachIds: [100, 101, 102] });
+    expect(stub.finished).toEqual([
+      { jobId: 'job-1', productionId: 'prod-1', status: 'completed', attachIds: [100, 101, 102], failedImages: 0 },
+    ]);
+    // Reports of concurrent images may land in any order; each is a prefix of the final list.
+    const reported = stub.calls.progress.map((p) => p.attachIds).sort((a, b) => a.length - b.length);
+    expect(reported).toEqual([[100], [100, 101], [100, 101, 102]]);
+    // Each image has its own deterministic stem in the user's folder, generated_{timestamp}_{random6}.
+    const stems = [...stub.calls.generate.keys()];
+    expect(new Set(stems).size).toBe(3);
+    for (const stem of stems) expect(stem).toMatch(/^generated_\d{13}_[0-9a-z]{6}$/);
+  });
+
+  test('some made: completed with the failures counted, and a blocked image is not retried', async () => {
+    let index = 0;
+    const blocked = new Set<string>();
+    const stub = stubActivities({
+      load: () => ({ state: 'ready', plan: plan({ quantity: 4 }) }),
+      outcome: (target) => {
+        if (!blocked.has(target.stem) && blocked.size < 2 && index++ % 2 === 0) blocked.add(target.stem);
+        return blocked.has(target.stem) ? ApplicationFailure.nonRetryable('blocked', FailureType.geminiBlocked) : 'ok';
+      },
+    });
+    const result = await run(stub, 'job-1', 1);
+    expect(result.status).toBe('completed');
+    expect(result.completedImages).toBe(2);
+    expect(result.failedImages).toBe(2);
+    expect(stub.finished[0]).toMatchObject({ status: 'completed', failedImages: 2 });
+    for (const stem of blocked) expect(stub.calls.generate.get(stem)).toBe(1);
+  });
+
+  test('a 429 is retried after the server-given delay and then succeeds', async () => {
+    const stub = stubActivities({
+      load: () => ({ state: 'ready', plan: plan({ quantity: 2 }) }),
+      outcome: (_target, attempt) =>
+        attempt < 3
+          ? ApplicationFailure.create({ message: 'quota', type: FailureType.geminiRateLimited, nextRetryDelay: 100 })
+          : 'ok',
+    });
+    const result = await run(stub);
+    expect(result.completedImages).toBe(2);
+    expect([...stub.calls.generate.values()]).toEqual([3, 3]);
+  });
+
+  test('none made: the job is finished failed and the workflow fails with NoImagesGenerated', async () => {
+    const stub = stubActivities({
+      load: () => ({ state: 'ready', plan: plan({ quantity: 2 }) }),
+      outcome: () => ApplicationFailure.nonRetryable('text only', FailureType.geminiNoImage),
+    });
+    const failure = await runExpectingFailure(stub);
+    expect(failure.type).toBe(FailureType.noImagesGenerated);
+    expect(failure.message).toBe('none of the 2 images of job job-1 could be generated');
+    expect(stub.finished).toEqual([{ jobId: 'job-1', productionId: 'prod-1', status: 'failed', attachIds: [], failedImages: 2 }]);
+  });
+
+  test('invalid job data fails at once, marks the row failed and retries nothing', async () => {
+    let loads = 0;
+    const stub = stubActivities({
+      load: () => {
+        loads += 1;
+        throw ApplicationFailure.nonRetryable('job job-9: quantity must be at least 1', FailureType.invalidJobData);
+      },
+    });
+    const failure = await runExpectingFailure(stub, 'job-9');
+    expect(failure.type).toBe(FailureType.invalidJobData);
+    expect(failure.message).toBe('job job-9: quantity must be at least 1');
+    expect(loads).toBe(1);
+    expect(stub.calls.markedFailed).toEqual(['job-9']);
+    expect(stub.calls.generate.size).toBe(0);
+    expect(stub.finished).toEqual([]);
+  });
+
+  test('a job that does not exist fails with JobNotFound and touches nothing', async () => {
+    const stub = stubActivities({
+      load: () => {
+        throw ApplicationFailure.nonRetryable('job nope does not exist', FailureType.jobNotFound);
+      },
+    });
+    const failure = await runExpectingFailure(stub, 'nope');
+    expect(failure.type).toBe(FailureType.jobNotFound);
+    expect(stub.calls.markedFailed).toEqual([]);
+  });
+
+  test('an already completed job is left alone', async () => {
+    const stub = stubActivities({ load: () => ({ state: 'completed', jobId: 'job-1' }) });
+    const result = await run(stub);
+    expect(result).toMatchObject({ status: 'completed', alreadyFinished: true });
+    expect(stub.calls.generate.size).toBe(0);
+    expect(stub.finished).toEqual([]);
+  });
+
+  test.each([
+    [4, 8, 4],
+    [1, 3, 1],
+    [6, 2, 2],
+  ])('with a per-job cap of %i, %i images run at most %i at once', async (cap, quantity, expected) => {
+    const stub = stubActivities({ load: () => ({ state: 'ready', plan: plan({ quantity }) }) });
+    const result = await run(stub, 'job-1', cap);
+    expect(result.completedImages).toBe(quantity);
+    expect(stub.maxInFlight).toBe(expected);
+  });
+
+  test('progress is queryable mid-job, and cancelling keeps made images and finishes by the policy', async () => {
+    let made = 0;
+    const stub = stubActivities({
+      load: () => ({ state: 'ready', plan: plan({ quantity: 3 }) }),
+      holdGeneration: true,
+    });
+    const generate = stub.activities.generateImage;
+    // The first image is made at once; the others wait until released (which never happens: they are cancelled).
+    stub.activities.generateImage = async (request) => (made++ === 0 ? { path: 'p/a.png', fileName: 'a.png', mimeType: 'image/png', size: 1 } : generate(request));
+    const taskQueue = uniqueTaskQueue('cancel');
+    await withWorkers(env, taskQueue, stub.activities, async () => {
+      const handle = await env.client.workflow.start(imageJob, {
+        taskQueue,
+        workflowId: `cancel-${taskQueue}`,
+        args: [{ jobId: 'job-1', imageConcurrency: 1 }],
+      });
+      let progress = await handle.query(progressQuery);
+      for (let i = 0; i < 100 && progress.completedImages < 1; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        progress = await handle.query(progressQuery);
+      }
+      expect(progress).toEqual({ phase: 'generating', totalImages: 3, completedImages: 1, failedImages: 0, attachIds: [100] });
+      await handle.cancel();
+      await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+      stub.release();
+    });
+    expect(stub.finished).toEqual([{ jobId: 'job-1', productionId: 'prod-1', status: 'completed', attachIds: [100], failedImages: 2 }]);
+  });
+});
