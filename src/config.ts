@@ -50,7 +50,8 @@ const workerEnv = z.object({
   GEMINI_API_KEY: secret,
   GEMINI_MODEL: text('gemini-2.5-flash-image'),
   GEMINI_BASE_URL: httpUrl.optional(),
-  GEMINI_TIMEOUT_MS: positiveInt(120_000),
+  // Below the Gemini activity's 5-minute start-to-close timeout, so the SDK's timeout is the one that fires.
+  GEMINI_TIMEOUT_MS: positiveInt(120_000).pipe(z.number().max(240_000, 'must be at most 240000 ms')),
   GEMINI_MAX_CONCURRENT_CALLS: positiveInt(8),
   MAX_IMAGES_PER_JOB: positiveInt(10),
   IMAGE_CONCURRENCY_PER_JOB: positiveInt(DEFAULT_IMAGE_CONCURRENCY),

@@ -1,0 +1,44 @@
+import { inspect } from 'node:util';
+import { ConfigError, loadWorkerConfig } from '../src/config';
+
+const complete = {
+  DATABASE_URL: 'postgresql://app:s3cret-db-password@db.example.test:6543/postgres',
+  SUPABASE_URL: 'http://127.0.0.1:54321/',
+  SUPABASE_SERVICE_ROLE_KEY: 'service-role-key-value',
+  GEMINI_API_KEY: 'gemini-key-value',
+};
+
+describe('loadWorkerConfig', () => {
+  test('fills every default', () => {
+    const config = loadWorkerConfig(complete);
+    expect(config.temporal).toEqual({ address: 'localhost:7233', namespace: 'default', taskQueue: 'image-jobs' });
+    expect(config.storage).toMatchObject({ url: 'http://127.0.0.1:54321', bucket: 'attachments' });
+    expect(config.gemini).toMatchObject({ model: 'gemini-2.5-flash-image', baseUrl: undefined, timeoutMs: 120000, maxConcurrentCalls: 8 });
+    expect(config.pipeline).toEqual({ maxImagesPerJob: 10, imageConcurrency: 4 });
+  });
+
+  test('names each missing or invalid variable, and never prints a value', () => {
+    let error: unknown;
+    try {
+      loadWorkerConfig({ DATABASE_URL: 'mysql://root:hunter2@x/y', GEMINI_TIMEOUT_MS: '-5', SUPABASE_URL: '   ' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      'DATABASE_URL must be a postgres:// connection string',
+      'SUPABASE_URL is required',
+      'SUPABASE_SERVICE_ROLE_KEY is required',
+      'GEMINI_API_KEY is required',
+      'GEMINI_TIMEOUT_MS must be a positive integer',
+    ]);
+    expect((error as Error).message).not.toContain('hunter2');
+  });
+
+  test('secrets print as [redacted] however the config is printed', () => {
+    const config = loadWorkerConfig(complete);
+    const printed = [JSON.stringify(config), inspect(config, { depth: 5 }), String(config.gemini.apiKey)].join('\n');
+    for (const secret of ['s3cret-db-password', 'service-role-key-value', 'gemini-key-value']) expect(printed).not.toContain(secret);
+    expect(config.gemini.apiKey.reveal()).toBe('gemini-key-value');
+  });
+});
