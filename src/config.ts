@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_IMAGE_CONCURRENCY, DEFAULT_TASK_QUEUE } from './shared';
+import { DEFAULT_TASK_QUEUE } from './shared';
 
 /**
  * Holds a credential so that it cannot reach a log line, an error message or a payload by accident:
@@ -31,7 +31,11 @@ const postgresUrl = required
   .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// connection string')
   .transform((value) => new Secret(value));
 const positiveInt = (fallback: number) =>
-  z.coerce.number({ error: 'must be a positive integer' }).int('must be a positive integer').positive('must be a positive integer').default(fallback);
+  z.coerce
+    .number({ error: 'must be a positive integer' })
+    .int('must be a positive integer')
+    .positive('must be a positive integer')
+    .default(fallback);
 const text = (fallback: string) => z.string().trim().min(1).default(fallback);
 
 const temporalEnv = {
@@ -54,7 +58,7 @@ const workerEnv = z.object({
   GEMINI_TIMEOUT_MS: positiveInt(120_000).pipe(z.number().max(240_000, 'must be at most 240000 ms')),
   GEMINI_MAX_CONCURRENT_CALLS: positiveInt(8),
   MAX_IMAGES_PER_JOB: positiveInt(10),
-  IMAGE_CONCURRENCY_PER_JOB: positiveInt(DEFAULT_IMAGE_CONCURRENCY),
+  IMAGE_CONCURRENCY_PER_JOB: positiveInt(4),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -70,7 +74,9 @@ type Env = Record<string, string | undefined>;
 /** Parses every variable at once so the error names each missing or invalid one, never its value. */
 function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.output<S> {
   // An empty variable means "unset", as it does in .env files and compose files.
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
+  );
   const parsed = schema.safeParse(present);
   if (parsed.success) return parsed.data;
   throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
@@ -81,7 +87,11 @@ export function loadWorkerConfig(env: Env = process.env) {
   return {
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
-    storage: { url: e.SUPABASE_URL.replace(/\/+$/, ''), serviceKey: e.SUPABASE_SERVICE_ROLE_KEY, bucket: e.STORAGE_BUCKET },
+    storage: {
+      url: e.SUPABASE_URL.replace(/\/+$/, ''),
+      serviceKey: e.SUPABASE_SERVICE_ROLE_KEY,
+      bucket: e.STORAGE_BUCKET,
+    },
     gemini: {
       apiKey: e.GEMINI_API_KEY,
       model: e.GEMINI_MODEL,

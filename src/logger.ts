@@ -11,7 +11,16 @@ export function createLogger(level: string, name: string, destination?: pino.Des
       level,
       base: { pid: process.pid },
       redact: {
-        paths: ['apiKey', 'serviceKey', 'password', 'authorization', '*.apiKey', '*.serviceKey', '*.password', '*.authorization'],
+        paths: [
+          'apiKey',
+          'serviceKey',
+          'password',
+          'authorization',
+          '*.apiKey',
+          '*.serviceKey',
+          '*.password',
+          '*.authorization',
+        ],
         censor: '[redacted]',
       },
     },
@@ -19,7 +28,13 @@ export function createLogger(level: string, name: string, destination?: pino.Des
   );
 }
 
-const LEVELS: Record<LogLevel, pino.Level> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+const LEVELS: Record<LogLevel, pino.Level> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
 
 /**
  * Temporal's Runtime logger, writing through pino: activity and workflow log lines arrive here carrying

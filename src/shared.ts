@@ -15,11 +15,9 @@ export function workflowIdForJob(jobId: string): string {
   return `image-job-${jobId}`;
 }
 
-export const DEFAULT_IMAGE_CONCURRENCY = 4;
-
 export interface ImageJobInput {
   jobId: string;
-  /** Images of this job generated at once; 1 is the original sequential behaviour. */
+  /** Images of this job generated at once, overriding the worker's IMAGE_CONCURRENCY_PER_JOB; 1 is sequential. */
   imageConcurrency?: number;
 }
 

@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     storage: createImageStore(createStorageClient(config.storage), config.storage.bucket),
     gemini: createImageGenerator(createGeminiClient(config.gemini), config.gemini),
     maxImagesPerJob: config.pipeline.maxImagesPerJob,
+    imageConcurrency: config.pipeline.imageConcurrency,
     secrets: secretsOf(config).map((secret) => secret.reveal()),
   });
   const connection = await connectWorkerConnection(config.temporal);

@@ -204,7 +204,11 @@ async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promis
 }
 
 /** Ids may be `uuid` or `text` columns; a string that is no uuid then simply matches no row. */
-async function queryTolerantOfIdType<T extends object = object>(pool: Pool, sql: string, params: unknown[]): Promise<T[]> {
+async function queryTolerantOfIdType<T extends object = object>(
+  pool: Pool,
+  sql: string,
+  params: unknown[],
+): Promise<T[]> {
   try {
     return (await pool.query<T>(sql, params)).rows;
   } catch (error) {
@@ -219,7 +223,10 @@ async function queryTolerantOfIdType<T extends object = object>(pool: Pool, sql:
  */
 export function databaseFailure(error: unknown): unknown {
   if (error instanceof DatabaseError && /^(22|23|42)/.test(error.code ?? '')) {
-    return ApplicationFailure.nonRetryable(`database rejected a statement (${error.code}): ${error.message}`, FailureType.databasePermanent);
+    return ApplicationFailure.nonRetryable(
+      `database rejected a statement (${error.code}): ${error.message}`,
+      FailureType.databasePermanent,
+    );
   }
   return error;
 }

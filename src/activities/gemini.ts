@@ -66,6 +66,8 @@ export function createImageGenerator(client: GoogleGenAI, settings: Pick<GeminiS
           config: { responseModalities: ['TEXT', 'IMAGE'], abortSignal: signal },
         });
       } catch (error) {
+        // Aborted by the activity's own cancellation: hand Temporal its reason, not a Gemini error.
+        if (signal?.aborted) throw signal.reason;
         throw classifyCallError(error, settings.timeoutMs);
       }
       return takeImage(response);
@@ -119,11 +121,21 @@ function classifyCallError(error: unknown, timeoutMs: number): Error {
     }
     return ApplicationFailure.nonRetryable(detail, FailureType.geminiRejected);
   }
-  if (error instanceof Error && error.name === 'AbortError') {
+  if (causes(error).some((cause) => cause.name === 'AbortError')) {
     return ApplicationFailure.retryable(`Gemini did not answer within ${timeoutMs} ms`, FailureType.geminiUnavailable);
   }
   const message = error instanceof Error ? error.message : String(error);
   return ApplicationFailure.retryable(`Gemini could not be reached: ${message}`, FailureType.geminiUnavailable);
+}
+
+/** The SDK wraps fetch's errors (`exception AbortError: … sending request`), so look down the cause chain. */
+function causes(error: unknown): Array<{ name?: unknown; cause?: unknown }> {
+  const chain: Array<{ name?: unknown; cause?: unknown }> = [];
+  // Not `instanceof Error`: the abort reason is a DOMException, which may come from another realm.
+  for (let e = error; typeof e === 'object' && e !== null && chain.length < 8; e = (e as { cause?: unknown }).cause) {
+    chain.push(e);
+  }
+  return chain;
 }
 
 interface GoogleErrorBody {

@@ -18,5 +18,7 @@ export async function sniffImageType(bytes: Buffer): Promise<SniffedType> {
   const detected = await FileType.fromBuffer(bytes);
   if (!detected) return { supported: false, seen: 'no recognisable file type' };
   const extension = EXTENSIONS[detected.mime];
-  return extension ? { supported: true, mimeType: detected.mime, extension } : { supported: false, seen: detected.mime };
+  return extension
+    ? { supported: true, mimeType: detected.mime, extension }
+    : { supported: false, seen: detected.mime };
 }

@@ -20,6 +20,7 @@ export interface ActivityDependencies {
   storage: ImageStore;
   gemini: ImageGenerator;
   maxImagesPerJob: number;
+  imageConcurrency: number;
   /** Values scrubbed from every error an activity throws. */
   secrets?: readonly string[];
   /** Bytes of source images kept in memory, shared by every image of every job on this worker. */
@@ -67,7 +68,9 @@ export function createActivities(deps: ActivityDependencies) {
       const bytes = await sources.fetch(attachment.filePath);
       if (!bytes) throw invalid(`source image ${attachment.filePath} is missing from storage`);
       if (bytes.length > MAX_SOURCE_IMAGE_BYTES) {
-        throw invalid(`source image is ${bytes.length} bytes, above Gemini's inline limit of ${MAX_SOURCE_IMAGE_BYTES}`);
+        throw invalid(
+          `source image is ${bytes.length} bytes, above Gemini's inline limit of ${MAX_SOURCE_IMAGE_BYTES}`,
+        );
       }
       const type = await sniffImageType(bytes);
       if (!type.supported) throw invalid(`source image is not a ${SUPPORTED_IMAGE_TYPES} image (${type.seen})`);
@@ -81,6 +84,7 @@ export function createActivities(deps: ActivityDependencies) {
         restart: row.status === 'failed',
         source: { path: attachment.filePath, mimeType: type.mimeType, size: bytes.length },
         outputFolder: `generated-images/user-${userId}`,
+        imageConcurrency: deps.imageConcurrency,
       };
       log.info('job loaded', { jobId, quantity, sourceMimeType: type.mimeType, sourceBytes: bytes.length });
       return { state: 'ready', plan };
@@ -121,7 +125,12 @@ export function createActivities(deps: ActivityDependencies) {
 
     /** Phase 3, record: one `quel_attach` row per path, however often it runs. */
     async recordAttachment(image: StoredImage): Promise<number> {
-      return db.recordAttachment({ fileName: image.fileName, path: image.path, size: image.size, mimeType: image.mimeType });
+      return db.recordAttachment({
+        fileName: image.fileName,
+        path: image.path,
+        size: image.size,
+        mimeType: image.mimeType,
+      });
     },
 
     /** Phase 3, report: the polled row's progress, merged so it never goes backwards. */
@@ -151,12 +160,19 @@ export function createActivities(deps: ActivityDependencies) {
     const context = Context.current();
     const bytes = await sources.fetch(request.source.path);
     if (!bytes) {
-      throw ApplicationFailure.nonRetryable(`source image ${request.source.path} vanished from storage`, FailureType.invalidJobData);
+      throw ApplicationFailure.nonRetryable(
+        `source image ${request.source.path} vanished from storage`,
+        FailureType.invalidJobData,
+      );
     }
     // Heartbeats carry cancellation to this attempt and tell Temporal a slow Gemini call is still alive.
     const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
-      return await gemini.generateVariation(request.prompt, { bytes, mimeType: request.source.mimeType }, context.cancellationSignal);
+      return await gemini.generateVariation(
+        request.prompt,
+        { bytes, mimeType: request.source.mimeType },
+        context.cancellationSignal,
+      );
     } finally {
       clearInterval(heartbeat);
     }
@@ -168,7 +184,10 @@ export function createActivities(deps: ActivityDependencies) {
 export type Activities = ReturnType<typeof createActivities>;
 
 /** Every activity's errors: permanent database errors made non-retryable, then scrubbed of secrets. */
-function guardErrors<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T, secrets: readonly string[]): T {
+function guardErrors<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  activities: T,
+  secrets: readonly string[],
+): T {
   const guarded = Object.entries(activities).map(([name, activity]) => [
     name,
     async (...args: never[]) => {

@@ -31,12 +31,18 @@ function jobInputSchema(maxImagesPerJob: number) {
       prompt: z
         .string({ error: 'prompt is missing' })
         .refine((prompt) => prompt.trim().length > 0, 'prompt is empty')
-        .refine((prompt) => prompt.length <= MAX_PROMPT_LENGTH, `prompt is longer than ${MAX_PROMPT_LENGTH} characters`),
+        .refine(
+          (prompt) => prompt.length <= MAX_PROMPT_LENGTH,
+          `prompt is longer than ${MAX_PROMPT_LENGTH} characters`,
+        ),
       quantity: z
         .unknown()
         .refine((value) => value !== undefined && value !== null, 'quantity is missing')
         .pipe(wholeNumber('quantity'))
-        .refine((quantity) => quantity <= maxImagesPerJob, `quantity is above the limit of ${maxImagesPerJob} images per job`),
+        .refine(
+          (quantity) => quantity <= maxImagesPerJob,
+          `quantity is above the limit of ${maxImagesPerJob} images per job`,
+        ),
       userId: z
         .union([z.string(), z.number().int().nonnegative().transform(String)], { error: 'userId is missing' })
         .refine((id) => USER_ID.test(id), 'userId is unsafe for a storage path (allowed: 1-128 of A-Z a-z 0-9 - _)'),

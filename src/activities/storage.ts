@@ -40,7 +40,11 @@ export function createImageStore(client: StorageClient, bucket: string) {
 
     /** Upserts, so a retried upload of the same path replaces rather than duplicates. */
     async upload(path: string, bytes: Buffer, mimeType: string): Promise<void> {
-      const { error } = await objects().upload(path, bytes, { contentType: mimeType, cacheControl: '3600', upsert: true });
+      const { error } = await objects().upload(path, bytes, {
+        contentType: mimeType,
+        cacheControl: '3600',
+        upsert: true,
+      });
       if (error) throw storageFailure('upload', path, error);
     },
 

@@ -17,6 +17,8 @@ export interface JobPlan {
   source: SourceRef;
   /** `generated-images/user-{userId}`: every image of the job is stored in it. */
   outputFolder: string;
+  /** Images generated at once, from the worker's config (IMAGE_CONCURRENCY_PER_JOB) unless the start overrides it. */
+  imageConcurrency: number;
 }
 
 export type LoadedJob = { state: 'ready'; plan: JobPlan } | { state: 'completed'; jobId: string };

@@ -11,7 +11,6 @@ import {
 } from '@temporalio/workflow';
 import type { Activities, ImageTarget, JobPlan } from '../activities';
 import {
-  DEFAULT_IMAGE_CONCURRENCY,
   FailureType,
   geminiTaskQueue,
   type ImageJobInput,
@@ -35,17 +34,32 @@ const jobSteps = proxyActivities<Activities>({
 
 /** Load → mark processing → generate, store, record and report each image → finish by the status policy. */
 export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
-  const progress: ImageJobProgress = { phase: 'loading', totalImages: 0, completedImages: 0, failedImages: 0, attachIds: [] };
+  const progress: ImageJobProgress = {
+    phase: 'loading',
+    totalImages: 0,
+    completedImages: 0,
+    failedImages: 0,
+    attachIds: [],
+  };
   setHandler(progressQuery, () => progress);
 
   const plan = await loadJob(input.jobId);
-  if (!plan) return { jobId: input.jobId, status: 'completed', totalImages: 0, completedImages: 0, failedImages: 0, attachIds: [], alreadyFinished: true };
+  if (!plan)
+    return {
+      jobId: input.jobId,
+      status: 'completed',
+      totalImages: 0,
+      completedImages: 0,
+      failedImages: 0,
+      attachIds: [],
+      alreadyFinished: true,
+    };
   progress.totalImages = plan.quantity;
 
   try {
     await jobSteps.markJobProcessing(plan);
     progress.phase = 'generating';
-    await makeImages(plan, input.imageConcurrency ?? DEFAULT_IMAGE_CONCURRENCY, progress);
+    await makeImages(plan, input.imageConcurrency ?? plan.imageConcurrency, progress);
   } finally {
     // Runs however phase 3 ended (done, cancelled, failed) so the polled row never stays `processing`;
     // images already made stay recorded and count, images not made count as failed.
@@ -64,7 +78,10 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
   }
 
   if (progress.attachIds.length === 0) {
-    throw ApplicationFailure.nonRetryable(`none of the ${plan.quantity} images of job ${plan.jobId} could be generated`, FailureType.noImagesGenerated);
+    throw ApplicationFailure.nonRetryable(
+      `none of the ${plan.quantity} images of job ${plan.jobId} could be generated`,
+      FailureType.noImagesGenerated,
+    );
   }
   return {
     jobId: plan.jobId,
@@ -86,7 +103,10 @@ async function loadJob(jobId: string): Promise<JobPlan | undefined> {
     if (cause instanceof ApplicationFailure && cause.type === FailureType.invalidJobData) {
       await jobSteps.markJobFailed(jobId);
     }
-    if (cause instanceof ApplicationFailure && (cause.type === FailureType.invalidJobData || cause.type === FailureType.jobNotFound)) {
+    if (
+      cause instanceof ApplicationFailure &&
+      (cause.type === FailureType.invalidJobData || cause.type === FailureType.jobNotFound)
+    ) {
       throw ApplicationFailure.nonRetryable(cause.message, cause.type);
     }
     throw error;
@@ -131,7 +151,11 @@ async function makeImages(plan: JobPlan, concurrency: number, progress: ImageJob
       progress.failedImages += 1;
       log.warn('image failed', { jobId: plan.jobId, stem: target.stem, reason: reasonOf(error) });
     }
-    await jobSteps.recordProgress({ jobId: plan.jobId, attachIds: progress.attachIds, failedImages: progress.failedImages });
+    await jobSteps.recordProgress({
+      jobId: plan.jobId,
+      attachIds: progress.attachIds,
+      failedImages: progress.failedImages,
+    });
   };
 
   let next = 0;

@@ -3,7 +3,10 @@ import type { Pool } from 'pg';
 
 /** Rows as the web front end creates them. */
 
-export async function insertProduction(pool: Pool, overrides: { attachIds?: number[]; generatedImageCount?: number } = {}): Promise<string> {
+export async function insertProduction(
+  pool: Pool,
+  overrides: { attachIds?: number[]; generatedImageCount?: number } = {},
+): Promise<string> {
   const productionId = randomUUID();
   await pool.query(
     `INSERT INTO quel_production_photo (production_id, production_status, attach_ids, generated_image_count)

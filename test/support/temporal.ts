@@ -7,7 +7,9 @@ import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporali
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {
   const path = process.env.TEMPORAL_CLI_PATH;
   return TestWorkflowEnvironment.createLocal(
-    path ? { server: { executable: { type: 'existing-path', path }, ip: '127.0.0.1' } } : { server: { ip: '127.0.0.1' } },
+    path
+      ? { server: { executable: { type: 'existing-path', path }, ip: '127.0.0.1' } }
+      : { server: { ip: '127.0.0.1' } },
   );
 }
 

@@ -1,0 +1,265 @@
+import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { MAX_SOURCE_IMAGE_BYTES, type JobPlan, type StoredImage } from '../src/activities';
+import { scrubSecrets } from '../src/activities/scrub-secrets';
+import { FailureType } from '../src/shared';
+import { noiseJpeg, noisePng } from './doubles/synthetic-images';
+import { insertAttachment } from './support/seed';
+import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from './support/stack';
+
+/** Each activity against real Postgres and the HTTP doubles, through the real SDKs, run twice where it may be. */
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ geminiTimeoutMs: 1_000 });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const errors: unknown[] = [];
+async function run<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
+  try {
+    return await new MockActivityEnvironment().run(fn, ...args);
+  } catch (error) {
+    errors.push(error);
+    throw error;
+  }
+}
+async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ApplicationFailure);
+  return error as ApplicationFailure;
+}
+
+async function loadPlan(jobId: string): Promise<JobPlan> {
+  const loaded = await run(stack.activities.loadJob, jobId);
+  if (loaded.state !== 'ready') throw new Error(`job ${jobId} is ${loaded.state}`);
+  return loaded.plan;
+}
+
+describe('loadJob', () => {
+  test('returns the plan with the source type read from its bytes', async () => {
+    const seeded = await seedJob(stack, { quantity: 3, prompt: 'a hat', source: noiseJpeg() });
+    expect(await loadPlan(seeded.jobId)).toEqual({
+      jobId: seeded.jobId,
+      productionId: seeded.productionId,
+      prompt: 'a hat',
+      quantity: 3,
+      userId: seeded.userId,
+      restart: false,
+      source: { path: seeded.sourcePath, mimeType: 'image/jpeg', size: seeded.sourceBytes.length },
+      outputFolder: `generated-images/user-${seeded.userId}`,
+      imageConcurrency: 4,
+    });
+  });
+
+  test('a completed job is reported as such and not checked again', async () => {
+    const seeded = await seedJob(stack, { quantity: 0 });
+    await stack.db.pool.query(`UPDATE quel_production_jobs SET job_status = 'completed' WHERE job_id = $1`, [
+      seeded.jobId,
+    ]);
+    expect(await run(stack.activities.loadJob, seeded.jobId)).toEqual({ state: 'completed', jobId: seeded.jobId });
+  });
+
+  test('a job that does not exist is JobNotFound', async () => {
+    const failure = await failureOf(run(stack.activities.loadJob, '0b7d6a4e-1111-4222-8333-444455556666'));
+    expect(failure).toMatchObject({
+      type: FailureType.jobNotFound,
+      nonRetryable: true,
+      message: 'job 0b7d6a4e-1111-4222-8333-444455556666 does not exist',
+    });
+  });
+
+  test.each([
+    ['bad job data', async () => seedJob(stack, { quantity: -1 }), 'quantity must be at least 1'],
+    [
+      'a source attachment row that does not exist',
+      async () => {
+        const seeded = await seedJob(stack);
+        await stack.db.pool.query(
+          `UPDATE quel_production_jobs SET job_input_data = job_input_data || '{"mergedImageAttachId": 987654}' WHERE job_id = $1`,
+          [seeded.jobId],
+        );
+        return seeded;
+      },
+      'source image attachment 987654 does not exist',
+    ],
+    [
+      'a source object missing from storage',
+      async () => {
+        const seeded = await seedJob(stack);
+        const id = await insertAttachment(stack.db.pool, 'merged-images/nowhere.png');
+        await stack.db.pool.query(
+          `UPDATE quel_production_jobs SET job_input_data = job_input_data || jsonb_build_object('mergedImageAttachId', $2::int) WHERE job_id = $1`,
+          [seeded.jobId, id],
+        );
+        return seeded;
+      },
+      'source image merged-images/nowhere.png is missing from storage',
+    ],
+    [
+      'source bytes that are not an image',
+      async () => seedJob(stack, { source: Buffer.from('%PDF-1.7 this is a document, not an image') }),
+      'source image is not a PNG, JPEG, WebP, HEIC or HEIF image (application/pdf)',
+    ],
+    [
+      'source bytes of no known type',
+      async () => seedJob(stack, { source: Buffer.from('hello, world') }),
+      'source image is not a PNG, JPEG, WebP, HEIC or HEIF image (no recognisable file type)',
+    ],
+    [
+      'a source above the Gemini inline limit',
+      async () => seedJob(stack, { source: Buffer.concat([noisePng(8, 8), Buffer.alloc(MAX_SOURCE_IMAGE_BYTES)]) }),
+      `source image is ${MAX_SOURCE_IMAGE_BYTES + noisePng(8, 8).length} bytes, above Gemini's inline limit of ${MAX_SOURCE_IMAGE_BYTES}`,
+    ],
+  ])('%s is InvalidJobData with a specific reason', async (_case, seed, reason) => {
+    const seeded = await seed();
+    const failure = await failureOf(run(stack.activities.loadJob, seeded.jobId));
+    expect(failure).toMatchObject({
+      type: FailureType.invalidJobData,
+      nonRetryable: true,
+      message: `job ${seeded.jobId}: ${reason}`,
+    });
+  });
+});
+
+describe('generateImage', () => {
+  async function generate(plan: JobPlan, stem: string): Promise<StoredImage> {
+    const target = { folder: plan.outputFolder, stem };
+    return run(stack.activities.generateImage, { jobId: plan.jobId, prompt: plan.prompt, source: plan.source, target });
+  }
+
+  test('asks Gemini with the prompt and the source as it is, and stores the answer as what it really is', async () => {
+    const seeded = await seedJob(stack, { prompt: `a "quoted" prompt'); DROP TABLE quel_attach; --` });
+    const plan = await loadPlan(seeded.jobId);
+    stack.gemini.enqueue({ kind: 'image', mimeType: 'image/jpeg', declaredMimeType: 'image/png', withText: true });
+    const before = stack.gemini.requests.length;
+    const image = await generate(plan, 'generated_1700000000000_abc123');
+
+    const folder = `generated-images/user-${seeded.userId}`;
+    expect(image).toEqual({
+      path: `${folder}/generated_1700000000000_abc123.jpg`,
+      fileName: 'generated_1700000000000_abc123.jpg',
+      mimeType: 'image/jpeg',
+      size: stack.storage.get(BUCKET, image.path)!.bytes.length,
+    });
+    const request = stack.gemini.requests[before]!;
+    expect(request).toMatchObject({
+      model: 'gemini-2.5-flash-image',
+      prompt: `a "quoted" prompt'); DROP TABLE quel_attach; --\n\nPlease generate 1 different variation of this image.`,
+      imageMimeType: 'image/png',
+      imageBytes: seeded.sourceBytes.length,
+      imageSha256: createHash('sha256').update(seeded.sourceBytes).digest('hex'),
+    });
+    const stored = stack.storage.get(BUCKET, image.path)!;
+    expect(stored.contentType).toBe('image/jpeg');
+    expect(stored.cacheControl).toBe('max-age=3600');
+    expect(createHash('sha256').update(stored.bytes).digest('hex')).toBe(request.answerSha256);
+  });
+
+  test('run twice for one target, Gemini is asked once and one object exists', async () => {
+    const plan = await loadPlan((await seedJob(stack)).jobId);
+    const before = stack.gemini.requests.length;
+    const first = await generate(plan, 'generated_1700000000001_twice1');
+    const second = await generate(plan, 'generated_1700000000001_twice1');
+    expect(second).toEqual(first);
+    expect(stack.gemini.requests.length - before).toBe(1);
+    expect(stack.storage.list(BUCKET, plan.outputFolder)).toEqual([first.path]);
+  });
+
+  test('an image whose upload failed is stored by the retry without paying Gemini again', async () => {
+    const plan = await loadPlan((await seedJob(stack)).jobId);
+    const before = stack.gemini.requests.length;
+    stack.storage.failNextUploads(1, 503);
+    const failure = await failureOf(generate(plan, 'generated_1700000000002_upload'));
+    expect(failure).toMatchObject({ type: FailureType.storageUnavailable, nonRetryable: false });
+    const image = await generate(plan, 'generated_1700000000002_upload');
+    expect(stack.gemini.requests.length - before).toBe(1);
+    expect(stack.storage.get(BUCKET, image.path)!.bytes.length).toBe(image.size);
+  });
+
+  test('source bytes are downloaded once per worker for all the images of a job', async () => {
+    const seeded = await seedJob(stack);
+    const plan = await loadPlan(seeded.jobId);
+    await Promise.all(['a', 'b', 'c'].map((s) => generate(plan, `generated_1700000000003_shared${s}`)));
+    const downloads = stack.storage.requests.filter((r) => r.method === 'GET' && r.path === seeded.sourcePath);
+    expect(downloads).toHaveLength(1);
+  });
+
+  test('429 waits for the delay the server asked for', async () => {
+    const plan = await loadPlan((await seedJob(stack)).jobId);
+    stack.gemini.enqueue({ kind: 'rate-limited', retryDelay: '1.5s' });
+    const failure = await failureOf(generate(plan, 'generated_1700000000004_rate01'));
+    expect(failure).toMatchObject({ type: FailureType.geminiRateLimited, nonRetryable: false, nextRetryDelay: 1500 });
+  });
+
+  test.each([
+    [
+      { kind: 'server-error', status: 503 } as const,
+      FailureType.geminiUnavailable,
+      false,
+      /^Gemini answered 503 UNAVAILABLE/,
+    ],
+    [
+      { kind: 'server-error', status: 500 } as const,
+      FailureType.geminiUnavailable,
+      false,
+      /^Gemini answered 500 INTERNAL/,
+    ],
+    [{ kind: 'hang' } as const, FailureType.geminiUnavailable, false, /^Gemini did not answer within 1000 ms$/],
+    [
+      { kind: 'prompt-blocked', blockReason: 'SAFETY' } as const,
+      FailureType.geminiBlocked,
+      true,
+      /^Gemini blocked the prompt \(SAFETY\)$/,
+    ],
+    [
+      { kind: 'output-blocked', finishReason: 'IMAGE_SAFETY' } as const,
+      FailureType.geminiBlocked,
+      true,
+      /^Gemini blocked the image \(IMAGE_SAFETY\)$/,
+    ],
+    [{ kind: 'text-only' } as const, FailureType.geminiNoImage, true, /^Gemini answered without an image \(STOP\)$/],
+    [
+      { kind: 'malformed-base64' } as const,
+      FailureType.geminiNoImage,
+      true,
+      /^Gemini's image part is not a usable image/,
+    ],
+    [{ kind: 'invalid-argument' } as const, FailureType.geminiRejected, true, /^Gemini answered 400 INVALID_ARGUMENT/],
+  ])('Gemini answering %j is %s (non-retryable: %s)', async (behaviour, type, nonRetryable, message) => {
+    const plan = await loadPlan((await seedJob(stack)).jobId);
+    stack.gemini.enqueue(behaviour);
+    const stem = `generated_1700000000005_${behaviour.kind.slice(0, 6)}`;
+    const failure = await failureOf(generate(plan, stem));
+    expect(failure).toMatchObject({ type, nonRetryable });
+    expect(failure.message).toMatch(message);
+    expect(stack.storage.list(BUCKET, plan.outputFolder)).toEqual([]);
+  });
+});
+
+describe('secrets', () => {
+  test('no error thrown by any activity in this file mentions a key', () => {
+    expect(errors.length).toBeGreaterThan(10);
+    for (const error of errors) {
+      const text = `${(error as Error).message}\n${(error as Error).stack}\n${JSON.stringify(error)}`;
+      expect(text).not.toContain(FAKE_GEMINI_KEY);
+      expect(text).not.toContain(FAKE_SERVICE_KEY);
+    }
+  });
+
+  test('scrubbing removes a secret from the message, stack and causes of an error', () => {
+    const error = new Error(`connect failed for postgres://u:pw-SECRET-1@h/db`, {
+      cause: new Error('token pw-SECRET-1'),
+    });
+    scrubSecrets(error, ['pw-SECRET-1']);
+    expect(error.message).toBe('connect failed for postgres://u:[redacted]@h/db');
+    expect(error.stack).not.toContain('pw-SECRET-1');
+    expect((error.cause as Error).message).toBe('token [redacted]');
+  });
+});
