@@ -6,6 +6,7 @@ import { scrubSecrets } from '../src/activities/scrub-secrets';
 import { FailureType } from '../src/shared';
 import { noiseJpeg, noisePng } from './doubles/synthetic-images';
 import { insertAttachment } from './support/seed';
+import { quietLogger } from './support/temporal';
 import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from './support/stack';
 
 /** Each activity against real Postgres and the HTTP doubles, through the real SDKs, run twice where it may be. */
@@ -21,7 +22,7 @@ afterAll(async () => {
 const errors: unknown[] = [];
 async function run<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
   try {
-    return await new MockActivityEnvironment().run(fn, ...args);
+    return await new MockActivityEnvironment(undefined, { logger: quietLogger }).run(fn, ...args);
   } catch (error) {
     errors.push(error);
     throw error;

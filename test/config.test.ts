@@ -13,7 +13,12 @@ describe('loadWorkerConfig', () => {
     const config = loadWorkerConfig(complete);
     expect(config.temporal).toEqual({ address: 'localhost:7233', namespace: 'default', taskQueue: 'image-jobs' });
     expect(config.storage).toMatchObject({ url: 'http://127.0.0.1:54321', bucket: 'attachments' });
-    expect(config.gemini).toMatchObject({ model: 'gemini-2.5-flash-image', baseUrl: undefined, timeoutMs: 120000, maxConcurrentCalls: 8 });
+    expect(config.gemini).toMatchObject({
+      model: 'gemini-2.5-flash-image',
+      baseUrl: undefined,
+      timeoutMs: 120000,
+      maxConcurrentCalls: 8,
+    });
     expect(config.pipeline).toEqual({ maxImagesPerJob: 10, imageConcurrency: 4 });
   });
 
@@ -38,7 +43,8 @@ describe('loadWorkerConfig', () => {
   test('secrets print as [redacted] however the config is printed', () => {
     const config = loadWorkerConfig(complete);
     const printed = [JSON.stringify(config), inspect(config, { depth: 5 }), String(config.gemini.apiKey)].join('\n');
-    for (const secret of ['s3cret-db-password', 'service-role-key-value', 'gemini-key-value']) expect(printed).not.toContain(secret);
+    for (const secret of ['s3cret-db-password', 'service-role-key-value', 'gemini-key-value'])
+      expect(printed).not.toContain(secret);
     expect(config.gemini.apiKey.reveal()).toBe('gemini-key-value');
   });
 });

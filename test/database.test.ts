@@ -90,9 +90,17 @@ describe('recordProgress', () => {
     await store.recordProgress(jobId, [7, 8], 0);
     await store.recordProgress(jobId, [7], 0); // a late report of an earlier moment
     await store.recordProgress(jobId, [7, 8], 1); // a repeat
-    expect(await jobState(db.pool, jobId)).toMatchObject({ generated_attach_ids: [7, 8], completed_images: 2, failed_images: 1 });
+    expect(await jobState(db.pool, jobId)).toMatchObject({
+      generated_attach_ids: [7, 8],
+      completed_images: 2,
+      failed_images: 1,
+    });
     await store.recordProgress(jobId, [7, 8, 9], 0);
-    expect(await jobState(db.pool, jobId)).toMatchObject({ generated_attach_ids: [7, 8, 9], completed_images: 3, failed_images: 1 });
+    expect(await jobState(db.pool, jobId)).toMatchObject({
+      generated_attach_ids: [7, 8, 9],
+      completed_images: 3,
+      failed_images: 1,
+    });
   });
 });
 
@@ -121,8 +129,16 @@ describe('finishJob', () => {
     const productionId = await insertProduction(db.pool, { attachIds: [5], generatedImageCount: 1 });
     const jobId = await insertJob(db.pool, productionId, input);
     await store.finishJob({ jobId, productionId, status: 'failed', attachIds: [], failedImages: 2 });
-    expect(await jobState(db.pool, jobId)).toMatchObject({ job_status: 'failed', completed_images: 0, failed_images: 2 });
-    expect(await productionState(db.pool, productionId)).toEqual({ production_status: 'failed', attach_ids: [5], generated_image_count: 1 });
+    expect(await jobState(db.pool, jobId)).toMatchObject({
+      job_status: 'failed',
+      completed_images: 0,
+      failed_images: 2,
+    });
+    expect(await productionState(db.pool, productionId)).toEqual({
+      production_status: 'failed',
+      attach_ids: [5],
+      generated_image_count: 1,
+    });
   });
 
   test('twenty jobs of one production finishing at the same moment all land', async () => {
@@ -130,7 +146,13 @@ describe('finishJob', () => {
     const jobs = await Promise.all(Array.from({ length: 20 }, () => insertJob(db.pool, productionId, input)));
     await Promise.all(
       jobs.map((jobId, i) =>
-        store.finishJob({ jobId, productionId, status: 'completed', attachIds: [1000 + 2 * i, 1001 + 2 * i], failedImages: 0 }),
+        store.finishJob({
+          jobId,
+          productionId,
+          status: 'completed',
+          attachIds: [1000 + 2 * i, 1001 + 2 * i],
+          failedImages: 0,
+        }),
       ),
     );
     const production = await productionState(db.pool, productionId);

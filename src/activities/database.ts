@@ -35,7 +35,14 @@ export interface NewAttachment {
 export type JobStore = ReturnType<typeof createJobStore>;
 
 export function createDatabasePool(settings: DatabaseSettings): Pool {
-  const pool = new Pool({ connectionString: settings.url.reveal(), max: settings.poolMax });
+  // Bounded waits: a lost server fails the attempt in seconds and Temporal retries it, instead of a hung
+  // attempt holding a slot until its start-to-close timeout.
+  const pool = new Pool({
+    connectionString: settings.url.reveal(),
+    max: settings.poolMax,
+    connectionTimeoutMillis: 5_000,
+    query_timeout: 10_000,
+  });
   // An idle client losing its server (restart, pooler failover) must not crash the worker; the next query reconnects.
   pool.on('error', () => undefined);
   return pool;

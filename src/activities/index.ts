@@ -27,7 +27,8 @@ export interface ActivityDependencies {
   sourceCacheBytes?: number;
 }
 
-const HEARTBEAT_EVERY_MS = 5_000;
+/** Well inside the Gemini activity's 10 s heartbeat timeout. */
+const HEARTBEAT_EVERY_MS = 2_000;
 
 export function createActivities(deps: ActivityDependencies) {
   const { db, storage, gemini } = deps;

@@ -21,9 +21,10 @@ import {
 export const progressQuery = defineQuery<ImageJobProgress>('progress');
 
 // Postgres and Storage: short calls, retried patiently (a restart or failover is waited out, not given up on);
-// only errors that repeat on every try (bad data, a missing table) stop them.
+// only errors that repeat on every try (bad data, a missing table) stop them. The timeout is what a crashed
+// worker costs: its attempt is retried elsewhere once it expires.
 const jobSteps = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '20 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
@@ -119,7 +120,8 @@ async function makeImages(plan: JobPlan, concurrency: number, progress: ImageJob
     taskQueue: geminiTaskQueue(workflowInfo().taskQueue),
     // Above the worker's Gemini client timeout (GEMINI_TIMEOUT_MS), so the SDK's own timeout fires first.
     startToCloseTimeout: '5 minutes',
-    heartbeatTimeout: '30 seconds',
+    // A crashed worker's Gemini call is retried elsewhere this long after its last heartbeat.
+    heartbeatTimeout: '10 seconds',
     retry: {
       initialInterval: '2 seconds',
       backoffCoefficient: 2,

@@ -93,7 +93,7 @@ export async function seedJob(
       userId,
       mergedImageAttachId: sourceAttachId,
     },
-    { totalImages: typeof input.quantity === 'number' ? input.quantity : 2 },
+    { totalImages: Number.isInteger(input.quantity) ? (input.quantity as number) : 2 },
   );
   return { jobId, productionId, sourceAttachId, sourcePath, sourceBytes, userId };
 }

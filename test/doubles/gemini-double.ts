@@ -1,0 +1,336 @@
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import {
+  closeServer,
+  headerValue,
+  listenOnLoopback,
+  readBody,
+  sendJson,
+  serve,
+  waitUnlessClientGone,
+} from './http-helpers';
+import { noiseJpeg, noisePng, noiseWebp } from './synthetic-images';
+
+/*
+ * A local stand-in for the Gemini API `models.generateContent` endpoint, speaking the wire shapes that
+ * `@google/genai` sends and parses (see /work/shared/reference/wire.md), so the real SDK runs against it.
+ */
+
+export type GeminiImageMime = 'image/png' | 'image/jpeg' | 'image/webp';
+export type GeminiBehaviour =
+  | { kind: 'image'; mimeType?: GeminiImageMime; declaredMimeType?: string; withText?: boolean }
+  | { kind: 'server-error'; status?: 500 | 503 | 504 }
+  | { kind: 'rate-limited'; retryDelay?: string }
+  | { kind: 'hang' }
+  | { kind: 'prompt-blocked'; blockReason?: string }
+  | { kind: 'output-blocked'; finishReason?: string }
+  | { kind: 'text-only' }
+  | { kind: 'malformed-base64' }
+  | { kind: 'invalid-argument' };
+
+export interface GeminiRequestRecord {
+  index: number;
+  at: number;
+  model: string;
+  apiKey: string | undefined;
+  prompt: string;
+  imageMimeType: string | undefined;
+  imageBytes: number;
+  imageSha256: string | undefined;
+  behaviour: GeminiBehaviour['kind'];
+  /** HTTP status answered; 0 while unanswered, and for ever when the request hung or the client left. */
+  status: number;
+  /** sha256 of the image bytes answered, when any. */
+  answerSha256?: string;
+}
+
+export interface GeminiDoubleOptions {
+  latencyMs?: number;
+  /** When set, requests carrying another `x-goog-api-key` get the real API's 400 API_KEY_INVALID. */
+  apiKey?: string;
+  /** Size of the PNG answers (random noise, about 3 bytes per pixel); default 64x64. */
+  imageSize?: { width: number; height: number };
+}
+
+type BehaviourChooser = (request: { index: number; prompt: string; model: string }) => GeminiBehaviour;
+
+interface Answer {
+  status: number;
+  body: unknown;
+  answerSha256?: string;
+}
+
+interface ParsedRequest {
+  prompt: string;
+  imageMimeType: string | undefined;
+  image: Buffer | undefined;
+}
+
+const GENERATE_CONTENT_PATH = /^\/([^/]+)\/models\/([^/]+):generateContent$/;
+const DEFAULT_IMAGE_SIZE = { width: 64, height: 64 };
+const USAGE = { promptTokenCount: 1290, candidatesTokenCount: 1290, totalTokenCount: 2580 };
+
+export class GeminiDouble {
+  readonly requests: GeminiRequestRecord[] = [];
+  latencyMs: number;
+  private readonly queue: GeminiBehaviour[] = [];
+  private chooser: BehaviourChooser | undefined;
+
+  private constructor(
+    private readonly server: http.Server,
+    readonly baseUrl: string,
+    private readonly options: GeminiDoubleOptions,
+  ) {
+    this.latencyMs = options.latencyMs ?? 0;
+  }
+
+  static async start(options: GeminiDoubleOptions = {}): Promise<GeminiDouble> {
+    const server = http.createServer();
+    const double = new GeminiDouble(server, await listenOnLoopback(server), options);
+    serve(server, (req, res) => double.handle(req, res));
+    return double;
+  }
+
+  /** Queues behaviours for the next requests, consumed in order, one per request. */
+  enqueue(...behaviours: GeminiBehaviour[]): void {
+    this.queue.push(...behaviours);
+  }
+
+  /** Chooses the behaviour once the queue is empty; undefined restores the default PNG answer. */
+  respondWith(chooser: BehaviourChooser | undefined): void {
+    this.chooser = chooser;
+  }
+
+  stop(): Promise<void> {
+    return closeServer(this.server);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const { pathname } = new URL(req.url ?? '/', this.baseUrl);
+    const route = GENERATE_CONTENT_PATH.exec(pathname);
+    const body = await readBody(req);
+    if (req.method !== 'POST' || !route) {
+      if (await waitUnlessClientGone(res, this.latencyMs)) sendAnswer(res, notFound(req.method, pathname));
+      return;
+    }
+    const model = decodeURIComponent(route[2] ?? '');
+    const apiKey = headerValue(req, 'x-goog-api-key');
+    const parsed = parseGenerateContentBody(body);
+    const index = this.requests.length;
+    const rejection = rejectionOf(this.options.apiKey, apiKey, parsed);
+    // A rejected request never reaches the model, so it consumes no queued behaviour.
+    const behaviour: GeminiBehaviour = rejection
+      ? { kind: 'invalid-argument' }
+      : this.nextBehaviour({ index, prompt: parsed?.prompt ?? '', model });
+    const record = recordOf(index, model, apiKey, parsed, behaviour.kind);
+    this.requests.push(record);
+    if (behaviour.kind === 'hang') return; // the socket is released when the client aborts or on stop()
+    if (!(await waitUnlessClientGone(res, this.latencyMs))) return;
+    const answer = rejection ?? this.answerTo(behaviour, model);
+    record.status = answer.status;
+    if (answer.answerSha256) record.answerSha256 = answer.answerSha256;
+    sendAnswer(res, answer);
+  }
+
+  private nextBehaviour(request: { index: number; prompt: string; model: string }): GeminiBehaviour {
+    return this.queue.shift() ?? this.chooser?.(request) ?? { kind: 'image' };
+  }
+
+  private answerTo(behaviour: Exclude<GeminiBehaviour, { kind: 'hang' }>, model: string): Answer {
+    switch (behaviour.kind) {
+      case 'image':
+        return this.imageAnswer(behaviour, model);
+      case 'server-error':
+        return serverError(behaviour.status ?? 500);
+      case 'rate-limited':
+        return rateLimited(behaviour.retryDelay ?? '2s');
+      case 'prompt-blocked':
+        return success({ promptFeedback: { blockReason: behaviour.blockReason ?? 'SAFETY' } }, model);
+      case 'output-blocked':
+        return success({ candidates: [blockedCandidate(behaviour.finishReason ?? 'IMAGE_SAFETY')] }, model);
+      case 'text-only':
+        return success(
+          { candidates: [candidate([{ text: "I can't edit this image, but here is a description." }])] },
+          model,
+        );
+      case 'malformed-base64':
+        return success({ candidates: [candidate([inlineDataPart('image/png', '%%% not base64 %%%')])] }, model);
+      case 'invalid-argument':
+        return badImage();
+    }
+  }
+
+  private imageAnswer(behaviour: Extract<GeminiBehaviour, { kind: 'image' }>, model: string): Answer {
+    const mimeType = behaviour.mimeType ?? 'image/png';
+    const image = this.imageBytes(mimeType);
+    const parts = [
+      ...(behaviour.withText ? [{ text: 'Here is the edited image.' }] : []),
+      inlineDataPart(behaviour.declaredMimeType ?? mimeType, image.toString('base64')),
+    ];
+    return { ...success({ candidates: [candidate(parts)] }, model), answerSha256: sha256(image) };
+  }
+
+  private imageBytes(mimeType: GeminiImageMime): Buffer {
+    if (mimeType === 'image/jpeg') return noiseJpeg();
+    if (mimeType === 'image/webp') return noiseWebp();
+    const { width, height } = this.options.imageSize ?? DEFAULT_IMAGE_SIZE;
+    return noisePng(width, height);
+  }
+}
+
+function recordOf(
+  index: number,
+  model: string,
+  apiKey: string | undefined,
+  parsed: ParsedRequest | undefined,
+  behaviour: GeminiBehaviour['kind'],
+): GeminiRequestRecord {
+  return {
+    index,
+    at: Date.now(),
+    model,
+    apiKey,
+    prompt: parsed?.prompt ?? '',
+    imageMimeType: parsed?.imageMimeType,
+    imageBytes: parsed?.image?.length ?? 0,
+    imageSha256: parsed?.image ? sha256(parsed.image) : undefined,
+    behaviour,
+    status: 0,
+  };
+}
+
+interface WirePart {
+  text?: unknown;
+  inlineData?: { mimeType?: unknown; data?: unknown };
+}
+
+/** Reads the prompt (text parts joined by newlines) and the first inline image; undefined if not JSON. */
+function parseGenerateContentBody(body: Buffer): ParsedRequest | undefined {
+  let json: { contents?: { parts?: WirePart[] }[] };
+  try {
+    json = JSON.parse(body.toString('utf8')) as typeof json;
+  } catch {
+    return undefined;
+  }
+  const parts = (json.contents ?? []).flatMap((content) => content.parts ?? []);
+  const texts = parts.flatMap((part) => (typeof part.text === 'string' ? [part.text] : []));
+  const inline = parts.find((part) => typeof part.inlineData?.data === 'string')?.inlineData;
+  return {
+    prompt: texts.join('\n'),
+    imageMimeType: typeof inline?.mimeType === 'string' ? inline.mimeType : undefined,
+    image: inline ? Buffer.from(inline.data as string, 'base64') : undefined,
+  };
+}
+
+function sendAnswer(res: http.ServerResponse, answer: Answer): void {
+  sendJson(res, answer.status, answer.body);
+}
+
+function success(fields: Record<string, unknown>, model: string): Answer {
+  const usageMetadata = 'candidates' in fields ? USAGE : { promptTokenCount: USAGE.promptTokenCount };
+  return { status: 200, body: { ...fields, usageMetadata, modelVersion: model, responseId: responseId() } };
+}
+
+function candidate(parts: unknown[]): unknown {
+  return { content: { role: 'model', parts }, finishReason: 'STOP', index: 0 };
+}
+
+function blockedCandidate(finishReason: string): unknown {
+  return {
+    content: { role: 'model' },
+    finishReason,
+    finishMessage: 'Unable to show the generated image. The image was filtered out because it violated policies.',
+    index: 0,
+  };
+}
+
+function inlineDataPart(mimeType: string, data: string): unknown {
+  return { inlineData: { mimeType, data } };
+}
+
+function responseId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function apiError(code: number, status: string, message: string, details?: unknown[]): Answer {
+  return { status: code, body: { error: { code, message, status, ...(details && { details }) } } };
+}
+
+function notFound(method: string | undefined, pathname: string): Answer {
+  return apiError(404, 'NOT_FOUND', `Method not found: ${method ?? ''} ${pathname}`);
+}
+
+function serverError(status: 500 | 503 | 504): Answer {
+  switch (status) {
+    case 500:
+      return apiError(
+        500,
+        'INTERNAL',
+        'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting',
+      );
+    case 503:
+      return apiError(503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.');
+    case 504:
+      return apiError(504, 'DEADLINE_EXCEEDED', 'Deadline expired before operation could complete.');
+  }
+}
+
+function rateLimited(retryDelay: string): Answer {
+  const message =
+    'You exceeded your current quota, please check your plan and billing details. For more information on this ' +
+    `error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. Please retry in ${retryDelay}.`;
+  return apiError(429, 'RESOURCE_EXHAUSTED', message, [
+    {
+      '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+      violations: [
+        {
+          quotaMetric: 'generativelanguage.googleapis.com/generate_content_paid_tier_requests',
+          quotaId: 'GenerateRequestsPerMinutePerProjectPerModel',
+        },
+      ],
+    },
+    {
+      '@type': 'type.googleapis.com/google.rpc.Help',
+      links: [
+        { description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' },
+      ],
+    },
+    { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay },
+  ]);
+}
+
+function badImage(): Answer {
+  return apiError(
+    400,
+    'INVALID_ARGUMENT',
+    'Unable to process input image. Please retry or report in https://developers.generativeai.google/guide/troubleshooting',
+  );
+}
+
+/** The real API checks the key, then the JSON, before anything else. */
+function rejectionOf(
+  expectedKey: string | undefined,
+  apiKey: string | undefined,
+  parsed: ParsedRequest | undefined,
+): Answer | undefined {
+  if (expectedKey !== undefined && apiKey !== expectedKey) return invalidApiKey();
+  if (!parsed) return apiError(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
+  return undefined;
+}
+
+function invalidApiKey(): Answer {
+  const message = 'API key not valid. Please pass a valid API key.';
+  return apiError(400, 'INVALID_ARGUMENT', message, [
+    {
+      '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+      reason: 'API_KEY_INVALID',
+      domain: 'googleapis.com',
+      metadata: { service: 'generativelanguage.googleapis.com' },
+    },
+    { '@type': 'type.googleapis.com/google.rpc.LocalizedMessage', locale: 'en-US', message },
+  ]);
+}

@@ -1,0 +1,616 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import {
+  closeServer,
+  headerValue,
+  listenOnLoopback,
+  readBody,
+  sendJson,
+  serve,
+  waitUnlessClientGone,
+} from './http-helpers';
+
+/*
+ * A local stand-in for Supabase Storage's object API, speaking the wire shapes that `@supabase/storage-js`
+ * sends and parses, checked against the storage server's sources (supabase/storage: routes under
+ * src/http/routes/object, errors in src/internal/errors, listing in migrations/tenant/0063 `storage.search`).
+ * Like the real server, it answers most errors with HTTP 400 and the meaningful code in the body.
+ */
+
+export interface StoredObject {
+  bytes: Buffer;
+  contentType: string;
+  cacheControl: string | undefined;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface StorageRequestRecord {
+  at: number;
+  method: string;
+  route: StorageRouteName;
+  bucket?: string;
+  path?: string;
+  /** HTTP status answered; 0 when the client left before the answer. */
+  status: number;
+  upsert?: boolean;
+  contentType?: string;
+  bytes?: number;
+}
+
+export type StorageRouteName =
+  | 'upload'
+  | 'update'
+  | 'download'
+  | 'public-download'
+  | 'signed-download'
+  | 'info'
+  | 'list'
+  | 'remove'
+  | 'sign'
+  | 'unknown';
+
+export interface StorageDoubleOptions {
+  /** When set, `apikey` and `authorization: Bearer …` must carry exactly this key. */
+  serviceKey?: string;
+  latencyMs?: number;
+  /** Existing buckets; default ['attachments']. Every bucket is public for `/object/public/…`. */
+  buckets?: string[];
+}
+
+interface ObjectEntry extends StoredObject {
+  id: string;
+  version: string;
+}
+
+interface Route {
+  name: StorageRouteName;
+  bucket?: string;
+  path?: string;
+}
+
+interface Answer {
+  status: number;
+  json?: unknown;
+  bytes?: Buffer;
+  headers?: Record<string, string>;
+}
+
+interface UploadedFile {
+  bytes: Buffer;
+  contentType: string;
+  cacheControl: string | undefined;
+}
+
+interface SignedUrlGrant {
+  bucket: string;
+  path: string;
+  expiresAt: number;
+}
+
+const OBJECT_ROUTE = /^\/storage\/v1\/object\/(.+)$/;
+const MAX_LIST_LIMIT = 1500; // storage.search caps the page size
+
+export class StorageDouble {
+  readonly requests: StorageRequestRecord[] = [];
+  latencyMs: number;
+  private readonly buckets = new Map<string, Map<string, ObjectEntry>>();
+  private readonly signedUrls = new Map<string, SignedUrlGrant>();
+  private pendingFaults: { count: number; status: 500 | 502 | 503 } = { count: 0, status: 500 };
+
+  private constructor(
+    private readonly server: http.Server,
+    readonly url: string,
+    private readonly options: StorageDoubleOptions,
+  ) {
+    this.latencyMs = options.latencyMs ?? 0;
+    for (const bucket of options.buckets ?? ['attachments']) this.buckets.set(bucket, new Map());
+  }
+
+  static async start(options: StorageDoubleOptions = {}): Promise<StorageDouble> {
+    const server = http.createServer();
+    const double = new StorageDouble(server, await listenOnLoopback(server), options);
+    serve(server, (req, res) => double.handle(req, res));
+    return double;
+  }
+
+  /** Seeds an object without going through HTTP. */
+  put(bucket: string, path: string, bytes: Buffer, contentType: string): void {
+    this.store(this.bucketOrThrow(bucket), path, { bytes, contentType, cacheControl: undefined });
+  }
+
+  get(bucket: string, path: string): StoredObject | undefined {
+    const entry = this.bucketOrThrow(bucket).get(path);
+    if (!entry) return undefined;
+    const { bytes, contentType, cacheControl, createdAt, updatedAt } = entry;
+    return { bytes, contentType, cacheControl, createdAt, updatedAt };
+  }
+
+  /** Paths of the objects under `prefix` (a plain, case-sensitive string prefix), sorted. */
+  list(bucket: string, prefix = ''): string[] {
+    return [...this.bucketOrThrow(bucket).keys()].filter((path) => path.startsWith(prefix)).sort();
+  }
+
+  /** The next `count` uploads (POST or PUT) read their body, store nothing and answer `status`. */
+  failNextUploads(count: number, status: 500 | 502 | 503 = 500): void {
+    this.pendingFaults = { count, status };
+  }
+
+  stop(): Promise<void> {
+    return closeServer(this.server);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const at = Date.now();
+    const method = req.method ?? 'GET';
+    const body = await readBody(req);
+    const requestUrl = new URL(req.url ?? '/', this.url);
+    const route = parseRoute(method, requestUrl.pathname);
+    const record: StorageRequestRecord = { at, method, route: route.name, status: 0 };
+    if (route.bucket !== undefined) record.bucket = route.bucket;
+    if (route.path !== undefined) record.path = route.path;
+    const clientStayed = await waitUnlessClientGone(res, this.latencyMs);
+    if (clientStayed) {
+      const answer = this.authFailure(req, route) ?? this.answerRoute(route, req, body, requestUrl, record);
+      record.status = answer.status;
+      send(res, answer);
+    }
+    this.requests.push(record);
+  }
+
+  /** The gateway checks `apikey` (401); the storage server then checks the JWT (400 with 403 inside). */
+  private authFailure(req: http.IncomingMessage, route: Route): Answer | undefined {
+    if (route.name === 'public-download' || route.name === 'signed-download') return undefined;
+    const apiKey = headerValue(req, 'apikey');
+    if (!apiKey) {
+      return {
+        status: 401,
+        json: { message: 'No API key found in request', hint: 'No `apikey` request header was found.' },
+      };
+    }
+    const { serviceKey } = this.options;
+    if (serviceKey !== undefined && apiKey !== serviceKey) return { status: 401, json: { message: 'Invalid API key' } };
+    const bearer = /^Bearer (.+)$/i.exec(headerValue(req, 'authorization') ?? '')?.[1];
+    if (!bearer) return accessDenied('jwt must be provided');
+    if (serviceKey !== undefined && bearer !== serviceKey) return accessDenied('jwt malformed');
+    return undefined;
+  }
+
+  private answerRoute(
+    route: Route,
+    req: http.IncomingMessage,
+    body: Buffer,
+    requestUrl: URL,
+    record: StorageRequestRecord,
+  ): Answer {
+    const { bucket = '', path = '' } = route;
+    switch (route.name) {
+      case 'upload':
+      case 'update':
+        return this.upload(route.name, bucket, path, req, body, record);
+      case 'download':
+      case 'public-download':
+        return this.download(bucket, path);
+      case 'signed-download':
+        return this.signedDownload(bucket, path, requestUrl.searchParams.get('token'));
+      case 'info':
+        return this.info(bucket, path);
+      case 'list':
+        return this.search(bucket, body);
+      case 'remove':
+        return this.remove(bucket, body);
+      case 'sign':
+        return this.sign(bucket, path, body);
+      case 'unknown':
+        return routeNotFound(req.method, requestUrl.pathname);
+    }
+  }
+
+  private upload(
+    kind: 'upload' | 'update',
+    bucket: string,
+    path: string,
+    req: http.IncomingMessage,
+    body: Buffer,
+    record: StorageRequestRecord,
+  ): Answer {
+    const upsertHeader = headerValue(req, 'x-upsert');
+    if (upsertHeader !== undefined) record.upsert = upsertHeader === 'true';
+    const file = uploadedFile(req, body);
+    if (!file) return invalidRequest('No content provided');
+    record.contentType = file.contentType;
+    record.bytes = file.bytes.length;
+    const fault = this.takeFault();
+    if (fault) return fault;
+    const objects = this.buckets.get(bucket);
+    if (!objects) return noSuchBucket();
+    // PUT is an upsert on the real server too, despite storage-js calling it update().
+    const upsert = kind === 'update' || record.upsert === true;
+    if (!upsert && objects.has(path)) {
+      return storageError('409', 'ResourceAlreadyExists', 'Duplicate', 'The resource already exists');
+    }
+    const entry = this.store(objects, path, file);
+    return { status: 200, json: { Id: entry.id, Key: `${bucket}/${path}` } };
+  }
+
+  private takeFault(): Answer | undefined {
+    if (this.pendingFaults.count === 0) return undefined;
+    this.pendingFaults.count -= 1;
+    const { status } = this.pendingFaults;
+    return { status, json: { statusCode: String(status), error: 'internal', message: 'injected fault' } };
+  }
+
+  private download(bucket: string, path: string): Answer {
+    const objects = this.buckets.get(bucket);
+    if (!objects) return noSuchBucket();
+    const entry = objects.get(path);
+    if (!entry) return noSuchKey();
+    return {
+      status: 200,
+      bytes: entry.bytes,
+      headers: {
+        'content-type': entry.contentType,
+        'cache-control': effectiveCacheControl(entry),
+        etag: eTagOf(entry),
+        'last-modified': entry.updatedAt.toUTCString(),
+      },
+    };
+  }
+
+  private signedDownload(bucket: string, path: string, token: string | null): Answer {
+    const grant = token === null ? undefined : this.signedUrls.get(token);
+    if (!grant || grant.bucket !== bucket || grant.path !== path) {
+      return storageError('400', 'InvalidJWT', 'InvalidJWT', 'jwt malformed');
+    }
+    if (grant.expiresAt < Date.now()) return storageError('400', 'InvalidJWT', 'InvalidJWT', 'jwt expired');
+    return this.download(bucket, path);
+  }
+
+  /** Shape of the server's InfoRenderer; storage-js camel-cases it, and `exists()` is built on it. */
+  private info(bucket: string, path: string): Answer {
+    const objects = this.buckets.get(bucket);
+    if (!objects) return noSuchBucket();
+    const entry = objects.get(path);
+    if (!entry) return noSuchKey();
+    return {
+      status: 200,
+      json: {
+        id: entry.id,
+        name: path,
+        version: entry.version,
+        bucket_id: bucket,
+        size: entry.bytes.length,
+        content_type: entry.contentType,
+        cache_control: effectiveCacheControl(entry),
+        etag: eTagOf(entry),
+        metadata: {},
+        last_modified: entry.updatedAt.toISOString(),
+        created_at: entry.createdAt.toISOString(),
+      },
+    };
+  }
+
+  /** Like the server, an unknown bucket lists nothing rather than failing. */
+  private search(bucket: string, body: Buffer): Answer {
+    const query = parseJson(body) as Partial<SearchQuery> | undefined;
+    if (typeof query?.prefix !== 'string') return invalidRequest("body must have required property 'prefix'");
+    const objects = this.buckets.get(bucket) ?? new Map<string, ObjectEntry>();
+    return { status: 200, json: searchChildren([...objects], { ...query, prefix: query.prefix }) };
+  }
+
+  /** `prefixes` are exact object names; names that do not exist are silently left out of the answer. */
+  private remove(bucket: string, body: Buffer): Answer {
+    const prefixes = (parseJson(body) as { prefixes?: unknown } | undefined)?.prefixes;
+    if (!Array.isArray(prefixes)) return invalidRequest("body must have required property 'prefixes'");
+    const objects = this.buckets.get(bucket);
+    if (!objects) return { status: 200, json: [] };
+    const removed = prefixes
+      .filter((path): path is string => typeof path === 'string')
+      .flatMap((path) => {
+        const entry = objects.get(path);
+        if (!entry) return [];
+        objects.delete(path);
+        return [removedRow(bucket, path, entry)];
+      });
+    return { status: 200, json: removed };
+  }
+
+  private sign(bucket: string, path: string, body: Buffer): Answer {
+    const expiresIn = (parseJson(body) as { expiresIn?: unknown } | undefined)?.expiresIn;
+    if (typeof expiresIn !== 'number' || expiresIn < 1) return invalidRequest('body/expiresIn must be >= 1');
+    if (!this.buckets.get(bucket)?.has(path)) return noSuchKey();
+    const token = randomBytes(24).toString('base64url');
+    this.signedUrls.set(token, { bucket, path, expiresAt: Date.now() + expiresIn * 1000 });
+    // The path goes back raw: storage-js runs encodeURI over the whole signed URL.
+    return { status: 200, json: { signedURL: `/object/sign/${bucket}/${path}?token=${token}` } };
+  }
+
+  private store(objects: Map<string, ObjectEntry>, path: string, file: UploadedFile): ObjectEntry {
+    const now = new Date();
+    const previous = objects.get(path);
+    const entry: ObjectEntry = {
+      ...file,
+      id: previous?.id ?? randomUUID(),
+      version: randomUUID(),
+      createdAt: previous?.createdAt ?? now,
+      updatedAt: now,
+    };
+    objects.set(path, entry);
+    return entry;
+  }
+
+  private bucketOrThrow(bucket: string): Map<string, ObjectEntry> {
+    const objects = this.buckets.get(bucket);
+    if (!objects) throw new Error(`StorageDouble has no bucket '${bucket}'`);
+    return objects;
+  }
+}
+
+/** Paths arrive percent-encoded segment by segment; an undecodable path matches no route. */
+function parseRoute(method: string, pathname: string): Route {
+  const match = OBJECT_ROUTE.exec(pathname);
+  const segments = match?.[1] === undefined ? undefined : decodeSegments(match[1]);
+  if (!segments) return { name: 'unknown' };
+  const [first, ...rest] = segments;
+  const isRead = method === 'GET' || method === 'HEAD';
+  if (method === 'POST' && first === 'list' && rest.length === 1) return { name: 'list', bucket: rest[0] };
+  if (method === 'POST' && first === 'sign') return objectRoute('sign', rest);
+  if (isRead && first === 'sign') return objectRoute('signed-download', rest);
+  if (isRead && first === 'info') return objectRoute('info', rest[0] === 'authenticated' ? rest.slice(1) : rest);
+  if (isRead && first === 'public') return objectRoute('public-download', rest);
+  if (isRead && first === 'authenticated') return objectRoute('download', rest);
+  if (isRead) return objectRoute('download', segments);
+  if (method === 'POST') return objectRoute('upload', segments);
+  if (method === 'PUT') return objectRoute('update', segments);
+  if (method === 'DELETE' && segments.length === 1) return { name: 'remove', bucket: first };
+  return { name: 'unknown' };
+}
+
+function decodeSegments(encodedPath: string): string[] | undefined {
+  try {
+    return encodedPath.split('/').map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
+}
+
+function objectRoute(name: StorageRouteName, segments: string[]): Route {
+  const [bucket, ...pathSegments] = segments;
+  const path = pathSegments.join('/');
+  return bucket && path ? { name, bucket, path } : { name: 'unknown' };
+}
+
+/** storage-js sends a Buffer raw with its own content-type, and a Blob or FormData as multipart. */
+function uploadedFile(req: http.IncomingMessage, body: Buffer): UploadedFile | undefined {
+  const contentType = headerValue(req, 'content-type');
+  const boundary = /^multipart\/form-data;.*boundary="?([^";]+)"?/i.exec(contentType ?? '')?.[1];
+  if (boundary) return multipartFile(body, boundary);
+  return {
+    bytes: body,
+    contentType: contentType || 'application/octet-stream',
+    cacheControl: headerValue(req, 'cache-control'),
+  };
+}
+
+interface MultipartPart {
+  name: string | undefined;
+  isFile: boolean;
+  contentType: string | undefined;
+  content: Buffer;
+}
+
+/** The server takes the first file part, a `cacheControl` field in seconds and an optional `contentType` field. */
+function multipartFile(body: Buffer, boundary: string): UploadedFile | undefined {
+  const parts = multipartParts(body, boundary);
+  const file = parts.find((part) => part.isFile);
+  if (!file) return undefined;
+  const field = (name: string): string | undefined =>
+    parts.find((part) => !part.isFile && part.name === name)?.content.toString('utf8');
+  const cacheSeconds = field('cacheControl');
+  return {
+    bytes: file.content,
+    contentType: field('contentType') || file.contentType || 'application/octet-stream',
+    cacheControl: cacheSeconds ? `max-age=${cacheSeconds}` : undefined,
+  };
+}
+
+function multipartParts(body: Buffer, boundary: string): MultipartPart[] {
+  const delimiter = Buffer.from(`\r\n--${boundary}`);
+  // A leading CRLF makes the first delimiter look like every other one.
+  const data = Buffer.concat([Buffer.from('\r\n'), body]);
+  const parts: MultipartPart[] = [];
+  let start = data.indexOf(delimiter);
+  while (start !== -1) {
+    const partStart = start + delimiter.length + 2; // skips the CRLF, or the "--" closing the body
+    const end = data.indexOf(delimiter, partStart);
+    if (end === -1) break;
+    parts.push(multipartPart(data.subarray(partStart, end)));
+    start = end;
+  }
+  return parts;
+}
+
+function multipartPart(raw: Buffer): MultipartPart {
+  const headerEnd = raw.indexOf('\r\n\r\n');
+  const headers = raw.subarray(0, headerEnd).toString('utf8');
+  const disposition = /^content-disposition:(.*)$/im.exec(headers)?.[1] ?? '';
+  return {
+    name: /\bname="([^"]*)"/i.exec(disposition)?.[1],
+    isFile: /\bfilename="/i.test(disposition),
+    contentType: /^content-type:\s*(.+?)\s*$/im.exec(headers)?.[1],
+    content: raw.subarray(headerEnd + 4),
+  };
+}
+
+interface SearchQuery {
+  prefix: string;
+  search?: string;
+  limit?: number;
+  offset?: number;
+  sortBy?: { column?: string; order?: string };
+}
+
+interface ListRow {
+  name: string;
+  id: string | null;
+  updated_at: string | null;
+  created_at: string | null;
+  last_accessed_at: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+interface ListChild {
+  row: ListRow;
+  /** Lower-cased full key the server orders by: the object name, or the folder prefix with its slash. */
+  sortKey: string;
+  entry: ObjectEntry | undefined;
+}
+
+/**
+ * Mirrors `storage.search` (migration 0063): the prefix gets a trailing slash, then every object whose name
+ * starts with prefix + search, compared case-insensitively, shows up as a direct child of the prefix:
+ * a file row, or one folder row (all nulls) per sub-folder. Sorting by name interleaves folders and files;
+ * sorting by a date puts the folders first, then the files. Offset and limit apply to that merged list.
+ */
+function searchChildren(objects: [string, ObjectEntry][], query: SearchQuery): ListRow[] {
+  const prefix = query.prefix === '' || query.prefix.endsWith('/') ? query.prefix : `${query.prefix}/`;
+  const scope = (prefix + (query.search ?? '')).toLowerCase();
+  const children = new Map<string, ListChild>();
+  for (const [name, entry] of objects) {
+    if (!name.toLowerCase().startsWith(scope)) continue;
+    const child = childOf(name, entry, prefix.length, scope.length);
+    // Files are distinct objects even when names differ only by case; a folder shows once (lower-cased).
+    const key = child.entry ? name : child.sortKey;
+    if (!children.has(key)) children.set(key, child);
+  }
+  const offset = query.offset || 0;
+  const limit = Math.min(query.limit || 100, MAX_LIST_LIMIT);
+  return sortChildren([...children.values()], query.sortBy)
+    .slice(offset, offset + limit)
+    .map((child) => child.row);
+}
+
+function childOf(name: string, entry: ObjectEntry, prefixLength: number, scopeLength: number): ListChild {
+  const slash = name.indexOf('/', scopeLength);
+  if (slash === -1) return { row: fileRow(name.slice(prefixLength), entry), sortKey: name.toLowerCase(), entry };
+  const folder = name.slice(0, slash + 1);
+  return { row: folderRow(folder.slice(prefixLength, -1)), sortKey: folder.toLowerCase(), entry: undefined };
+}
+
+function sortChildren(children: ListChild[], sortBy: SearchQuery['sortBy']): ListChild[] {
+  const column = ['updated_at', 'created_at', 'last_accessed_at'].includes(sortBy?.column ?? '')
+    ? (sortBy?.column as 'updated_at' | 'created_at' | 'last_accessed_at')
+    : 'name';
+  const direction = sortBy?.order?.toLowerCase() === 'desc' ? -1 : 1;
+  const byKey = (a: ListChild, b: ListChild): number => direction * compare(a.sortKey, b.sortKey);
+  if (column === 'name') return children.sort(byKey);
+  const folders = children.filter((child) => !child.entry).sort(byKey);
+  const files = children
+    .filter((child) => child.entry)
+    .sort((a, b) => direction * compare(a.row[column] ?? '', b.row[column] ?? '') || byKey(a, b));
+  return [...folders, ...files];
+}
+
+function compare(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
+}
+
+function fileRow(name: string, entry: ObjectEntry): ListRow {
+  return {
+    name,
+    id: entry.id,
+    updated_at: entry.updatedAt.toISOString(),
+    created_at: entry.createdAt.toISOString(),
+    last_accessed_at: entry.createdAt.toISOString(),
+    metadata: objectMetadata(entry),
+  };
+}
+
+function folderRow(name: string): ListRow {
+  return { name, id: null, updated_at: null, created_at: null, last_accessed_at: null, metadata: null };
+}
+
+/** The `metadata` column the server fills from the backend's head-object answer. */
+function objectMetadata(entry: ObjectEntry): Record<string, unknown> {
+  return {
+    eTag: eTagOf(entry),
+    size: entry.bytes.length,
+    mimetype: entry.contentType,
+    cacheControl: effectiveCacheControl(entry),
+    lastModified: entry.updatedAt.toISOString(),
+    contentLength: entry.bytes.length,
+    httpStatusCode: 200,
+  };
+}
+
+/** A row of `DELETE … RETURNING *` on storage.objects. */
+function removedRow(bucket: string, path: string, entry: ObjectEntry): Record<string, unknown> {
+  return {
+    bucket_id: bucket,
+    name: path,
+    owner: null,
+    owner_id: null,
+    id: entry.id,
+    version: entry.version,
+    created_at: entry.createdAt.toISOString(),
+    updated_at: entry.updatedAt.toISOString(),
+    last_accessed_at: entry.createdAt.toISOString(),
+    metadata: objectMetadata(entry),
+    user_metadata: {},
+  };
+}
+
+function eTagOf(entry: ObjectEntry): string {
+  return `"${createHash('md5').update(entry.bytes).digest('hex')}"`;
+}
+
+/** What the server stores when an upload carries no cache-control. */
+function effectiveCacheControl(entry: ObjectEntry): string {
+  return entry.cacheControl ?? 'no-cache';
+}
+
+/** Fastify's own 404, which the storage server leaves as it is. */
+function routeNotFound(method: string | undefined, pathname: string): Answer {
+  return {
+    status: 404,
+    json: { statusCode: 404, error: 'Not Found', message: `Route ${method ?? ''}:${pathname} not found` },
+  };
+}
+
+function storageError(statusCode: string, code: string, error: string, message: string): Answer {
+  return { status: 400, json: { statusCode, code, error, message } };
+}
+
+function noSuchBucket(): Answer {
+  return storageError('404', 'NoSuchBucket', 'Bucket not found', 'Bucket not found');
+}
+
+function noSuchKey(): Answer {
+  return storageError('404', 'NoSuchKey', 'not_found', 'Object not found');
+}
+
+function accessDenied(message: string): Answer {
+  return storageError('403', 'AccessDenied', 'Unauthorized', message);
+}
+
+function invalidRequest(message: string): Answer {
+  return storageError('400', 'InvalidRequest', 'Bad Request', message);
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function send(res: http.ServerResponse, answer: Answer): void {
+  if (!answer.bytes) {
+    sendJson(res, answer.status, answer.json);
+    return;
+  }
+  res.writeHead(answer.status, { ...answer.headers, 'content-length': answer.bytes.length });
+  res.end(answer.bytes);
+}

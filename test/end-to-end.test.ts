@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { FailureType, workflowIdForJob, type ImageJobResult } from '../src/shared';
+import { imageJob } from '../src/workflows';
+import { keepHistory } from './support/histories';
+import { attachmentsUnder, jobState, productionState, type JobState } from './support/seed';
+import { BUCKET, seedJob, startStack, type SeededJob, type Stack } from './support/stack';
+import { uniqueTaskQueue, withWorkers } from './support/workers';
+
+/**
+ * Seeded rows → the workflow on a real worker with the real activities → rows, objects and counts, exactly.
+ */
+
+let stack: Stack;
+let taskQueue: string;
+beforeAll(async () => {
+  stack = await startStack({ temporal: true });
+  taskQueue = uniqueTaskQueue('e2e');
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** Runs one job while sampling its row the way the front end polls it. */
+async function runJob(job: SeededJob, historyName: string, imageConcurrency?: number) {
+  const samples: JobState[] = [];
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      samples.push(await jobState(stack.db.pool, job.jobId));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  try {
+    return await withWorkers(stack.temporal!, taskQueue, stack.activities, async () => {
+      const handle = await stack.temporal!.client.workflow.start(imageJob, {
+        taskQueue,
+        workflowId: workflowIdForJob(job.jobId),
+        args: [{ jobId: job.jobId, imageConcurrency }],
+      });
+      const result: { value?: ImageJobResult; error?: unknown } = await handle.result().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      await keepHistory(handle, historyName);
+      return { ...result, samples };
+    });
+  } finally {
+    polling = false;
+    await poll;
+  }
+}
+
+function geminiCallsFor(job: SeededJob): number {
+  const source = createHash('sha256').update(job.sourceBytes).digest('hex');
+  return stack.gemini.requests.filter((r) => r.imageSha256 === source).length;
+}
+
+test('every image made: rows, objects and counts exact, and progress visible while it runs', async () => {
+  const job = await seedJob(stack, { quantity: 3 });
+  stack.gemini.latencyMs = 300;
+  const { value, samples } = await runJob(job, 'all-made', 1);
+  stack.gemini.latencyMs = 0;
+
+  const folder = `generated-images/user-${job.userId}`;
+  const rows = await attachmentsUnder(stack.db.pool, folder);
+  const ids = rows.map((row) => row.attach_id);
+  expect(value).toEqual({
+    jobId: job.jobId,
+    status: 'completed',
+    totalImages: 3,
+    completedImages: 3,
+    failedImages: 0,
+    attachIds: ids,
+  });
+  expect(await jobState(stack.db.pool, job.jobId)).toMatchObject({
+    job_status: 'completed',
+    total_images: 3,
+    completed_images: 3,
+    failed_images: 0,
+    generated_attach_ids: ids,
+  });
+  expect(await productionState(stack.db.pool, job.productionId)).toEqual({
+    production_status: 'completed',
+    attach_ids: ids,
+    generated_image_count: 3,
+  });
+  // One object per row, with the row's size and type, and nothing else in the folder.
+  expect(stack.storage.list(BUCKET, folder)).toEqual(rows.map((row) => row.attach_file_path).sort());
+  for (const row of rows) {
+    const object = stack.storage.get(BUCKET, row.attach_file_path)!;
+    expect(Number(row.attach_file_size)).toBe(object.bytes.length);
+    expect(row.attach_file_type).toBe(object.contentType);
+    expect(row.attach_file_name).toMatch(/^generated_\d{13}_[0-9a-z]{6}\.png$/);
+  }
+  expect(geminiCallsFor(job)).toBe(3);
+
+  // What the polling front end saw: processing with partial counts, never going backwards, then completed.
+  const seen = samples.map((s) => `${s.job_status}:${s.completed_images}`);
+  expect(seen).toContain('processing:1');
+  expect(seen).toContain('processing:2');
+  const completedCounts = samples.map((s) => s.completed_images);
+  expect(completedCounts).toEqual([...completedCounts].sort((a, b) => a - b));
+});
+
+test('some made: completed, the blocked image counted as failed and not retried', async () => {
+  const job = await seedJob(stack, { quantity: 3 });
+  stack.gemini.enqueue({ kind: 'image' }, { kind: 'output-blocked' }, { kind: 'image', mimeType: 'image/webp' });
+  const { value } = await runJob(job, 'some-made', 1);
+  expect(value).toMatchObject({ status: 'completed', completedImages: 2, failedImages: 1 });
+  expect(await jobState(stack.db.pool, job.jobId)).toMatchObject({
+    job_status: 'completed',
+    completed_images: 2,
+    failed_images: 1,
+  });
+  const rows = await attachmentsUnder(stack.db.pool, `generated-images/user-${job.userId}`);
+  expect(rows.map((row) => row.attach_file_type)).toEqual(['image/png', 'image/webp']);
+  expect(geminiCallsFor(job)).toBe(3);
+});
+
+test('none made: job and production failed, the workflow fails with NoImagesGenerated', async () => {
+  const job = await seedJob(stack, { quantity: 2 });
+  stack.gemini.enqueue({ kind: 'text-only' }, { kind: 'prompt-blocked' });
+  const { error } = await runJob(job, 'none-made');
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  expect((error as WorkflowFailedError).cause).toMatchObject({ type: FailureType.noImagesGenerated });
+  expect(await jobState(stack.db.pool, job.jobId)).toMatchObject({
+    job_status: 'failed',
+    completed_images: 0,
+    failed_images: 2,
+  });
+  expect(await productionState(stack.db.pool, job.productionId)).toMatchObject({
+    production_status: 'failed',
+    generated_image_count: 0,
+  });
+  expect(stack.storage.list(BUCKET, `generated-images/user-${job.userId}`)).toEqual([]);
+});
+
+test('invalid job data: the row is failed at once with the reason on the workflow', async () => {
+  const job = await seedJob(stack, { quantity: 2.5 });
+  const before = stack.gemini.requests.length;
+  const { error } = await runJob(job, 'invalid-data');
+  const cause = (error as WorkflowFailedError).cause as ApplicationFailure;
+  expect(cause).toMatchObject({
+    type: FailureType.invalidJobData,
+    message: `job ${job.jobId}: quantity must be a whole number`,
+  });
+  expect(await jobState(stack.db.pool, job.jobId)).toMatchObject({
+    job_status: 'failed',
+    completed_at: expect.any(Date),
+  });
+  expect(stack.gemini.requests.length).toBe(before);
+});
+
+test('one workflow per job: a second start while it runs is refused, a run after it finished does nothing', async () => {
+  const job = await seedJob(stack, { quantity: 1 });
+  const workflowId = workflowIdForJob(job.jobId);
+  const start = () =>
+    stack.temporal!.client.workflow.start(imageJob, { taskQueue, workflowId, args: [{ jobId: job.jobId }] });
+  stack.gemini.latencyMs = 500;
+  await withWorkers(stack.temporal!, taskQueue, stack.activities, async () => {
+    const first = await start();
+    await expect(start()).rejects.toThrow(WorkflowExecutionAlreadyStartedError);
+    await first.result();
+    stack.gemini.latencyMs = 0;
+    expect(await (await start()).result()).toMatchObject({ status: 'completed', alreadyFinished: true });
+  });
+  expect(geminiCallsFor(job)).toBe(1);
+  expect(await jobState(stack.db.pool, job.jobId)).toMatchObject({ job_status: 'completed', completed_images: 1 });
+});

@@ -1,0 +1,50 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { HISTORIES_DIR } from './support/histories';
+import { quietLogger, workflowBundle } from './support/temporal';
+
+/**
+ * Histories of finished runs (recorded by the end-to-end test with RECORD_HISTORIES=1) replayed against the
+ * current workflow code: a change that would break runs in flight fails here, before it ships.
+ */
+async function storedHistories() {
+  const files = (await readdir(HISTORIES_DIR)).filter((name) => name.endsWith('.json')).sort();
+  return Promise.all(
+    files.map(async (file) => ({
+      workflowId: path.basename(file, '.json'),
+      history: JSON.parse(await readFile(path.join(HISTORIES_DIR, file), 'utf8')),
+    })),
+  );
+}
+
+test('every stored history replays against the current workflow code', async () => {
+  const histories = await storedHistories();
+  expect(histories.map((h) => h.workflowId)).toEqual([
+    'all-made',
+    'cancelled',
+    'invalid-data',
+    'none-made',
+    'some-made',
+  ]);
+  const replayed: string[] = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+    expect({ workflowId: result.workflowId, error: result.error?.message }).toEqual({
+      workflowId: result.workflowId,
+      error: undefined,
+    });
+    replayed.push(result.workflowId);
+  }
+  expect(replayed).toEqual(histories.map((h) => h.workflowId));
+});
+
+test('a workflow that issues its commands in another order fails the replay', async () => {
+  const [history] = await storedHistories();
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./fixtures/reordered-workflow'),
+    logger: quietLogger,
+  });
+  const replay = Worker.runReplayHistory({ workflowBundle: bundle }, history!.history, history!.workflowId);
+  await expect(replay).rejects.toThrow(DeterminismViolationError);
+});
