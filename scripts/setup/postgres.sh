@@ -22,7 +22,12 @@ fi
 if "$(pg_bin pg_isready)" -q -h 127.0.0.1 -p "$PORT"; then
   echo "$URL"; exit 0
 fi
-[ "$(id -u)" = 0 ] || SERVICE_USER="$(id -un)"
+if [ "$(id -u)" = 0 ]; then
+  # The server runs as `postgres`, which cannot enter a checkout under a private home folder (/root is 0700).
+  runuser -u postgres -- test -x "$DATA_DIR" 2>/dev/null || PGDATA_DIR="/var/lib/quel-image-jobs/postgres-$PORT"
+else
+  SERVICE_USER="$(id -un)"
+fi
 if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
   say "creating a PostgreSQL cluster in $PGDATA_DIR"
   mkdir -p "$PGDATA_DIR" && chown "$SERVICE_USER" "$PGDATA_DIR" && chmod 700 "$PGDATA_DIR"
