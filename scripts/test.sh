@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# `npm test`: installs what is missing, starts the servers the tests use, runs jest.
+# `npm test`: installs what is missing, type-checks and lints, then jest (whose global set-up starts the servers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup/deps.sh
+echo "[test] type check and lint" >&2
+npx tsc --noEmit
+npx eslint .
+npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
 exec npx jest "$@"

@@ -225,6 +225,27 @@ describe('imageJob workflow', () => {
     expect(stub.maxInFlight).toBe(expected);
   });
 
+  test('cancelled while loading, the row is still ended rather than left pending', async () => {
+    const stub = stubActivities({ load: () => ({ state: 'ready', plan: plan() }) });
+    let releaseLoad: () => void = () => undefined;
+    stub.activities.loadJob = () =>
+      new Promise((resolve) => (releaseLoad = () => resolve({ state: 'ready', plan: plan() })));
+    const taskQueue = uniqueTaskQueue('cancel-load');
+    await withWorkers(env, taskQueue, stub.activities, async () => {
+      const handle = await env.client.workflow.start(imageJob, {
+        taskQueue,
+        workflowId: taskQueue,
+        args: [{ jobId: 'job-7' }],
+      });
+      await handle.query(progressQuery);
+      await handle.cancel();
+      await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+      releaseLoad();
+    });
+    expect(stub.calls.markedFailed).toEqual(['job-7']);
+    expect(stub.calls.generate.size).toBe(0);
+  });
+
   test('progress is queryable mid-job, and cancelling keeps made images and finishes by the policy', async () => {
     let made = 0;
     const stub = stubActivities({

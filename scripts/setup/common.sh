@@ -21,7 +21,7 @@ install_debian_packages() {
 
 # Runs a command as the unprivileged owner of a data folder: PostgreSQL refuses to run as root.
 as_service_user() {
-  if [ "$(id -u)" = 0 ]; then runuser -u "$SERVICE_USER" -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u "$SERVICE_USER" -- "$@"); else "$@"; fi
 }
 
 mkdir -p "$DATA_DIR"

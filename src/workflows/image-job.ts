@@ -100,6 +100,11 @@ async function loadJob(jobId: string): Promise<JobPlan | undefined> {
     const loaded = await jobSteps.loadJob(jobId);
     return loaded.state === 'ready' ? loaded.plan : undefined;
   } catch (error) {
+    if (isCancellation(error)) {
+      // Cancelled before anything was done: end the row too, or it would stay `pending` for good.
+      await CancellationScope.nonCancellable(() => jobSteps.markJobFailed(jobId));
+      throw error;
+    }
     const cause = error instanceof ActivityFailure ? error.cause : undefined;
     if (cause instanceof ApplicationFailure && cause.type === FailureType.invalidJobData) {
       await jobSteps.markJobFailed(jobId);
