@@ -240,11 +240,16 @@ export class StorageDouble {
     return { status, json: { statusCode: String(status), error: 'internal', message: 'injected fault' } };
   }
 
-  private download(bucket: string, path: string): Answer {
+  /** The stored entry, or the error answer the real server gives for a missing bucket or object. */
+  private find(bucket: string, path: string): ObjectEntry | Answer {
     const objects = this.buckets.get(bucket);
     if (!objects) return noSuchBucket();
-    const entry = objects.get(path);
-    if (!entry) return noSuchKey();
+    return objects.get(path) ?? noSuchKey();
+  }
+
+  private download(bucket: string, path: string): Answer {
+    const entry = this.find(bucket, path);
+    if ('status' in entry) return entry;
     return {
       status: 200,
       bytes: entry.bytes,
@@ -268,10 +273,8 @@ export class StorageDouble {
 
   /** Shape of the server's InfoRenderer; storage-js camel-cases it, and `exists()` is built on it. */
   private info(bucket: string, path: string): Answer {
-    const objects = this.buckets.get(bucket);
-    if (!objects) return noSuchBucket();
-    const entry = objects.get(path);
-    if (!entry) return noSuchKey();
+    const entry = this.find(bucket, path);
+    if ('status' in entry) return entry;
     return {
       status: 200,
       json: {
