@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from './shared';
 
@@ -37,6 +38,18 @@ const positiveInt = (fallback: number) =>
     .positive('must be a positive integer')
     .default(fallback);
 const text = (fallback: string) => z.string().trim().min(1).default(fallback);
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+    .transform((value) => value === 'true' || value === '1')
+    .default(fallback);
+const redisUrl = z
+  .string()
+  .trim()
+  .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+  .default('redis://127.0.0.1:6379')
+  .transform((value) => new Secret(value));
+const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 
 const temporalEnv = {
   TEMPORAL_ADDRESS: text('localhost:7233'),
@@ -59,7 +72,21 @@ const workerEnv = z.object({
   GEMINI_MAX_CONCURRENT_CALLS: positiveInt(8),
   MAX_IMAGES_PER_JOB: positiveInt(10),
   IMAGE_CONCURRENCY_PER_JOB: positiveInt(4),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  LOG_LEVEL: logLevel,
+});
+
+const bridgeEnv = z.object({
+  ...temporalEnv,
+  REDIS_URL: redisUrl,
+  QUEUE_KEY: text('image-jobs:queue'),
+  QUEUE_PUSH_SIDE: z.enum(['left', 'right'], { error: 'must be left or right' }).default('left'),
+  QUEUE_JOB_ID_FORMAT: z.enum(['uuid', 'text'], { error: 'must be uuid or text' }).default('uuid'),
+  BRIDGE_ID: text(hostname()),
+  BRIDGE_CONCURRENCY: positiveInt(32),
+  BRIDGE_RERUN_FAILED: flag(false),
+  SWEEP_STALE_AFTER_SECONDS: positiveInt(600),
+  SWEEP_EVERY_SECONDS: positiveInt(300),
+  LOG_LEVEL: logLevel,
 });
 
 export class ConfigError extends Error {
@@ -105,6 +132,25 @@ export function loadWorkerConfig(env: Env = process.env) {
 }
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
+
+export function loadBridgeConfig(env: Env = process.env) {
+  const e = parseEnv(bridgeEnv, env);
+  return {
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    queue: {
+      redisUrl: e.REDIS_URL,
+      key: e.QUEUE_KEY,
+      pushSide: e.QUEUE_PUSH_SIDE,
+      jobIdFormat: e.QUEUE_JOB_ID_FORMAT,
+      bridgeId: e.BRIDGE_ID,
+    },
+    bridge: { concurrency: e.BRIDGE_CONCURRENCY, rerunFailed: e.BRIDGE_RERUN_FAILED },
+    sweep: { staleAfterSeconds: e.SWEEP_STALE_AFTER_SECONDS, everySeconds: e.SWEEP_EVERY_SECONDS },
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+export type BridgeConfig = ReturnType<typeof loadBridgeConfig>;
 
 /** Every secret value of a config, for scrubbing text that leaves the process. */
 export function secretsOf(config: WorkerConfig): Secret[] {

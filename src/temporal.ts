@@ -12,7 +12,7 @@ export async function connectWorkerConnection(settings: TemporalSettings): Promi
   return NativeConnection.connect({ address: settings.address });
 }
 
-export async function connectClient(settings: TemporalSettings): Promise<Client> {
-  const connection = await Connection.connect({ address: settings.address });
-  return new Client({ connection, namespace: settings.namespace });
+/** Connects on first use, so a process can start while Temporal is down and wait it out in its own retries. */
+export function lazyClient(settings: TemporalSettings): Client {
+  return new Client({ connection: Connection.lazy({ address: settings.address }), namespace: settings.namespace });
 }

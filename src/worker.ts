@@ -1,7 +1,13 @@
 import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
-import type { Activities } from './activities';
+import { createActivities, type Activities } from './activities';
+import { createDatabasePool, createJobStore } from './activities/database';
+import { createGeminiClient, createImageGenerator } from './activities/gemini';
+import { createImageStore, createStorageClient } from './activities/storage';
+import { secretsOf, type WorkerConfig } from './config';
+import type { Logger } from './logger';
 import { geminiTaskQueue } from './shared';
+import { connectWorkerConnection } from './temporal';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -48,4 +54,36 @@ export async function runWorkers(workers: Worker[]): Promise<void> {
     for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
     await Promise.allSettled(runs);
   }
+}
+
+/**
+ * The worker as a process needs it: Postgres, Storage, Gemini and Temporal. Runs until the Temporal Runtime's
+ * shutdown signals (SIGINT, SIGTERM) drain it, then closes its connections.
+ */
+export async function runWorker(config: WorkerConfig, log: Logger): Promise<void> {
+  const pool = createDatabasePool(config.database);
+  const activities = createActivities({
+    db: createJobStore(pool),
+    storage: createImageStore(createStorageClient(config.storage), config.storage.bucket),
+    gemini: createImageGenerator(createGeminiClient(config.gemini), config.gemini),
+    maxImagesPerJob: config.pipeline.maxImagesPerJob,
+    imageConcurrency: config.pipeline.imageConcurrency,
+    secrets: secretsOf(config).map((secret) => secret.reveal()),
+  });
+  const connection = await connectWorkerConnection(config.temporal);
+  try {
+    const workers = await createWorkers({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      activities,
+      maxConcurrentGeminiCalls: config.gemini.maxConcurrentCalls,
+    });
+    log.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker started');
+    await runWorkers(workers);
+  } finally {
+    await connection.close();
+    await pool.end();
+  }
+  log.info('worker stopped');
 }

@@ -76,6 +76,7 @@ function stubActivities(options: { load: () => LoadedJob; outcome?: Outcome; hol
       recordProgress: async (progress) => void stub.calls.progress.push(progress),
       finishJob: async (finish) => void stub.finished.push(finish),
       markJobFailed: async (jobId) => void stub.calls.markedFailed.push(jobId),
+      findStalePendingJobs: async () => [],
     },
   };
   return stub;

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Everything the tests need running, idempotently; prints KEY=VALUE lines for the test run's environment.
+# Everything the tests need, idempotently; prints KEY=VALUE lines for the test run's environment.
 source "$(dirname "$0")/common.sh"
 dir="$(dirname "$0")"
-echo "TEST_DATABASE_URL=$(bash "$dir/postgres.sh")"
-echo "TEMPORAL_CLI_PATH=$(bash "$dir/temporal-cli.sh")"
+# Assigned first so that a failing step stops here (set -e does not see a failure inside `echo "$(...)"`).
+database_url="$(bash "$dir/postgres.sh")"
+temporal_cli="$(bash "$dir/temporal-cli.sh")"
+redis_server="$(bash "$dir/redis.sh")"
+echo "TEST_DATABASE_URL=$database_url"
+echo "TEMPORAL_CLI_PATH=$temporal_cli"
+echo "REDIS_SERVER_BIN=$redis_server"

@@ -182,6 +182,17 @@ export function createJobStore(pool: Pool) {
       });
     },
 
+    /** Jobs still `pending` well after they were created: their push to the queue may have been lost. */
+    async findStalePendingJobs(olderThanSeconds: number, limit: number): Promise<string[]> {
+      const { rows } = await pool.query<{ jobId: string }>(
+        `SELECT job_id::text AS "jobId" FROM quel_production_jobs
+          WHERE job_status = 'pending' AND created_at < now() - make_interval(secs => $1)
+          ORDER BY created_at LIMIT $2`,
+        [olderThanSeconds, limit],
+      );
+      return rows.map((row) => row.jobId);
+    },
+
     /** Ends a job whose data can never be processed, so the polling front end stops waiting. */
     async markJobFailed(jobId: string): Promise<void> {
       await queryTolerantOfIdType(

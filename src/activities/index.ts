@@ -151,6 +151,11 @@ export function createActivities(deps: ActivityDependencies) {
       log.info('job finished', { jobId: finish.jobId, status: finish.status, images: finish.attachIds.length });
     },
 
+    /** For the safety-net sweep. */
+    async findStalePendingJobs(query: { olderThanSeconds: number; limit: number }): Promise<string[]> {
+      return db.findStalePendingJobs(query.olderThanSeconds, query.limit);
+    },
+
     /** A job whose data can never be processed ends `failed` at once. */
     async markJobFailed(jobId: string): Promise<void> {
       await db.markJobFailed(jobId);

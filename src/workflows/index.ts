@@ -1,1 +1,2 @@
 export { imageJob, progressQuery } from './image-job';
+export { sweepStalePendingJobs } from './sweep';

@@ -1,0 +1,47 @@
+import type { BridgeConfig } from '../config';
+import type { Logger } from '../logger';
+import { lazyClient } from '../temporal';
+import { createBridge } from './bridge';
+import { createJobStarter } from './job-starter';
+import { createJobQueue } from './queue';
+import { messageOf, retryUntilStopped } from './retry';
+import { ensureSweepSchedule } from './sweep-schedule';
+
+/**
+ * The bridge as a process needs it: Redis and Temporal only. Resolves when `signal` aborts and the starts in
+ * flight have finished.
+ */
+export async function runBridge(config: BridgeConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  const client = lazyClient(config.temporal);
+  const queue = createJobQueue(config.queue);
+  try {
+    // The schedule is not needed to move ids, so the bridge serves while this waits for Temporal.
+    void retryUntilStopped(
+      () => ensureSweepSchedule(client, { taskQueue: config.temporal.taskQueue, ...config.sweep }),
+      {
+        signal,
+        firstDelayMs: 1_000,
+        maxDelayMs: 60_000,
+        onFailure: (error, attempt, delayMs) =>
+          log.warn({ attempt, delayMs, err: messageOf(error) }, 'creating the sweep schedule failed; retrying'),
+      },
+    ).then((scheduleId) => scheduleId && log.info({ scheduleId }, 'sweep schedule in place'));
+    const bridge = createBridge({
+      queue,
+      startJob: createJobStarter(client, {
+        taskQueue: config.temporal.taskQueue,
+        rerunFailed: config.bridge.rerunFailed,
+      }),
+      log,
+      jobIdFormat: config.queue.jobIdFormat,
+      concurrency: config.bridge.concurrency,
+    });
+    signal.addEventListener('abort', () => bridge.stop(), { once: true });
+    log.info({ queue: queue.keys, taskQueue: config.temporal.taskQueue }, 'bridge started');
+    await bridge.run();
+    log.info('bridge stopped');
+  } finally {
+    queue.close();
+    await client.connection.close();
+  }
+}

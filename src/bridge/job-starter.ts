@@ -1,0 +1,39 @@
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { workflowIdForJob } from '../shared';
+import type { imageJob } from '../workflows';
+
+export type StartOutcome = 'started' | 'already-running' | 'already-finished';
+
+export interface StartResult {
+  outcome: StartOutcome;
+  workflowId: string;
+  runId: string;
+}
+
+export type JobStarter = (jobId: string) => Promise<StartResult>;
+
+/**
+ * Starts the job's one workflow. The conflict policy is FAIL rather than USE_EXISTING: both leave a running
+ * workflow alone and start nothing, but only FAIL tells the bridge so, which it needs to log what happened.
+ * A finished workflow is not run again unless re-running failed ones is allowed (BRIDGE_RERUN_FAILED).
+ */
+export function createJobStarter(client: Client, options: { taskQueue: string; rerunFailed: boolean }): JobStarter {
+  return async (jobId) => {
+    const workflowId = workflowIdForJob(jobId);
+    try {
+      const handle = await client.workflow.start<typeof imageJob>('imageJob', {
+        taskQueue: options.taskQueue,
+        workflowId,
+        args: [{ jobId }],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: options.rerunFailed ? 'ALLOW_DUPLICATE_FAILED_ONLY' : 'REJECT_DUPLICATE',
+      });
+      return { outcome: 'started', workflowId, runId: handle.firstExecutionRunId };
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      const existing = await client.workflow.getHandle(workflowId).describe();
+      const outcome = existing.status.name === 'RUNNING' ? 'already-running' : 'already-finished';
+      return { outcome, workflowId, runId: existing.runId };
+    }
+  };
+}

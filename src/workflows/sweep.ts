@@ -1,0 +1,46 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { proxyActivities, startChild } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { workflowIdForJob } from '../shared';
+import { imageJob } from './image-job';
+
+export interface SweepInput {
+  /** A job `pending` for longer than this has most likely lost its push to the queue. */
+  staleAfterSeconds: number;
+  /** Jobs started per run at most; the next run takes the rest. */
+  limit: number;
+}
+
+export interface SweepResult {
+  started: string[];
+  alreadyHadWorkflow: string[];
+}
+
+const { findStalePendingJobs } = proxyActivities<Activities>({
+  startToCloseTimeout: '20 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+/**
+ * The safety net, run by a Temporal Schedule: starts the workflow of every stale `pending` job that has none.
+ * The children are abandoned, so each job runs on as if the bridge had started it.
+ */
+export async function sweepStalePendingJobs(input: SweepInput): Promise<SweepResult> {
+  const jobIds = await findStalePendingJobs({ olderThanSeconds: input.staleAfterSeconds, limit: input.limit });
+  const result: SweepResult = { started: [], alreadyHadWorkflow: [] };
+  for (const jobId of jobIds) {
+    try {
+      await startChild(imageJob, {
+        workflowId: workflowIdForJob(jobId),
+        args: [{ jobId }],
+        parentClosePolicy: 'ABANDON',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+      result.started.push(jobId);
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      result.alreadyHadWorkflow.push(jobId);
+    }
+  }
+  return result;
+}
