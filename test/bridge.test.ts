@@ -6,6 +6,7 @@ import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue, queueKeys, type DeadLetter } from '../src/bridge/queue';
 import { Secret } from '../src/config';
 import { workflowIdForJob } from '../src/shared';
+import { eventually } from './support/eventually';
 import { capturedLogger, type LogLine } from './support/log-capture';
 import { RedisServer } from './support/redis';
 import { startTemporal } from './support/temporal';
@@ -77,20 +78,6 @@ async function startBridge(
   };
   bridges.push(handle);
   return handle;
-}
-
-async function eventually<T>(
-  check: () => Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function runsOf(jobId: string): Promise<string[]> {

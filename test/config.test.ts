@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { ConfigError, loadWorkerConfig } from '../src/config';
+import { ConfigError, loadBridgeConfig, loadWorkerConfig } from '../src/config';
 
 const complete = {
   DATABASE_URL: 'postgresql://app:s3cret-db-password@db.example.test:6543/postgres',
@@ -46,5 +46,39 @@ describe('loadWorkerConfig', () => {
     for (const secret of ['s3cret-db-password', 'service-role-key-value', 'gemini-key-value'])
       expect(printed).not.toContain(secret);
     expect(config.gemini.apiKey.reveal()).toBe('gemini-key-value');
+  });
+});
+
+describe('loadBridgeConfig', () => {
+  test('needs nothing but has a default for everything, and only Redis and Temporal in it', () => {
+    const config = loadBridgeConfig({ BRIDGE_ID: 'bridge-1' });
+    expect(config.queue).toMatchObject({
+      key: 'image-jobs:queue',
+      pushSide: 'left',
+      jobIdFormat: 'uuid',
+      bridgeId: 'bridge-1',
+    });
+    expect(config.queue.redisUrl.reveal()).toBe('redis://127.0.0.1:6379');
+    expect(config.bridge).toEqual({ concurrency: 32, rerunFailed: false });
+    expect(config.sweep).toEqual({ staleAfterSeconds: 600, everySeconds: 300 });
+    expect(Object.keys(config).sort()).toEqual(['bridge', 'logLevel', 'queue', 'sweep', 'temporal']);
+  });
+
+  test('names each invalid variable', () => {
+    expect(() =>
+      loadBridgeConfig({
+        REDIS_URL: 'http://x',
+        QUEUE_PUSH_SIDE: 'middle',
+        BRIDGE_RERUN_FAILED: 'yes',
+        BRIDGE_CONCURRENCY: '0',
+      }),
+    ).toThrow(
+      new ConfigError([
+        'REDIS_URL must be a redis:// or rediss:// URL',
+        'QUEUE_PUSH_SIDE must be left or right',
+        'BRIDGE_CONCURRENCY must be a positive integer',
+        'BRIDGE_RERUN_FAILED must be true or false',
+      ]),
+    );
   });
 });

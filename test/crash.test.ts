@@ -4,7 +4,7 @@ import { imageJob } from '../src/workflows';
 import { attachmentsUnder, jobState, productionState } from './support/seed';
 import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from './support/stack';
 import { uniqueTaskQueue } from './support/workers';
-import { spawnWorker, type WorkerProcess } from './support/worker-process';
+import { spawnService, type ServiceProcess } from './support/service-process';
 
 /**
  * A worker process killed with SIGKILL in the middle of a job, and a new one started: the job finishes with
@@ -13,7 +13,7 @@ import { spawnWorker, type WorkerProcess } from './support/worker-process';
 
 const QUANTITY = 6;
 let stack: Stack;
-const workers: WorkerProcess[] = [];
+const workers: ServiceProcess[] = [];
 
 beforeAll(async () => {
   stack = await startStack({ temporal: true });
@@ -40,7 +40,7 @@ test('SIGKILL mid-job: a new worker finishes it exactly once', async () => {
   const folder = `generated-images/user-${job.userId}`;
   stack.gemini.latencyMs = 800;
 
-  const first = spawnWorker(env);
+  const first = spawnService('worker', env);
   workers.push(first);
   await first.started;
   const handle = await stack.temporal!.client.workflow.start(imageJob, {
@@ -59,7 +59,7 @@ test('SIGKILL mid-job: a new worker finishes it exactly once', async () => {
   expect(storedBeforeKill).toBeGreaterThanOrEqual(2);
   expect(storedBeforeKill).toBeLessThan(QUANTITY);
 
-  const second = spawnWorker(env);
+  const second = spawnService('worker', env);
   workers.push(second);
   const result = await handle.result();
 

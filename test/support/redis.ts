@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import Redis from 'ioredis';
+import { freePort } from './ports';
 
 /** A private redis-server on a free port, which a test can kill and start again on the same port. */
 export class RedisServer {
@@ -54,12 +54,4 @@ export class RedisServer {
   client(): Redis {
     return new Redis(this.url, { maxRetriesPerRequest: null });
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }

@@ -3,18 +3,30 @@ import path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..');
 
-export interface WorkerProcess {
+export interface ServiceProcess {
   child: ChildProcess;
   /** Everything the process wrote, stdout and stderr. */
   output(): string;
-  /** Resolves once the worker logged that it started. */
+  /** Resolves once the process logged that it started. */
   started: Promise<void>;
   exited: Promise<number | null>;
 }
 
-/** The production entry point (`npm run start:worker`) as its own process, configured only by environment. */
-export function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/worker-main.ts'], {
+const ENTRY_POINTS = {
+  worker: { script: 'src/worker-main.ts', ready: '"msg":"worker started"' },
+  bridge: { script: 'src/bridge/main.ts', ready: '"msg":"bridge started"' },
+  all: { script: 'src/main.ts', ready: '"msg":"worker started"' },
+  enqueue: { script: 'scripts/enqueue.ts', ready: 'pushed' },
+};
+
+/** A production entry point (`npm run start:worker`, `start:bridge`) as its own process, configured by environment only. */
+export function spawnService(
+  kind: keyof typeof ENTRY_POINTS,
+  env: Record<string, string>,
+  args: string[] = [],
+): ServiceProcess {
+  const { script, ready } = ENTRY_POINTS[kind];
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -24,7 +36,7 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
   const started = new Promise<void>((resolve) => (onStarted = resolve));
   const collect = (chunk: Buffer) => {
     output += chunk.toString();
-    if (output.includes('"msg":"worker started"')) onStarted();
+    if (output.includes(ready)) onStarted();
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);

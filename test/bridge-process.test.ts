@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type Redis from 'ioredis';
+import { queueKeys } from '../src/bridge/queue';
+import { workflowIdForJob } from '../src/shared';
+import { eventually } from './support/eventually';
+import { freePort } from './support/ports';
+import { RedisServer } from './support/redis';
+import { spawnService, type ServiceProcess } from './support/service-process';
+import { startTemporal } from './support/temporal';
+import { uniqueTaskQueue } from './support/workers';
+
+/** The bridge as its own process (`npm run start:bridge`), killed and stopped the ways production does. */
+
+let env: TestWorkflowEnvironment;
+let redis: RedisServer;
+let client: Redis;
+const processes: ServiceProcess[] = [];
+beforeAll(async () => {
+  [env, redis] = await Promise.all([startTemporal(), RedisServer.start()]);
+  client = redis.client();
+});
+afterAll(async () => {
+  for (const p of processes) p.child.kill('SIGKILL');
+  await Promise.all(processes.map((p) => p.exited));
+  client?.disconnect();
+  await redis?.stop();
+  await env?.teardown();
+});
+
+function bridgeProcess(settings: { key: string; taskQueue: string; temporalAddress?: string }): ServiceProcess {
+  const bridge = spawnService('bridge', {
+    TEMPORAL_ADDRESS: settings.temporalAddress ?? env.address,
+    TEMPORAL_TASK_QUEUE: settings.taskQueue,
+    REDIS_URL: redis.url,
+    QUEUE_KEY: settings.key,
+    BRIDGE_ID: 'bridge-under-test',
+  });
+  processes.push(bridge);
+  return bridge;
+}
+
+const keysOf = (key: string) => queueKeys({ key, bridgeId: 'bridge-under-test' });
+
+async function hasWorkflow(jobId: string): Promise<boolean> {
+  return env.client.workflow
+    .getHandle(workflowIdForJob(jobId))
+    .describe()
+    .then(() => true);
+}
+
+test('killed (SIGKILL) after taking an id and before Temporal accepted it, the bridge loses nothing', async () => {
+  const key = `jobs-${randomUUID()}`;
+  const taskQueue = uniqueTaskQueue('sigkill');
+  const jobId = randomUUID();
+  // Temporal unreachable: the id is taken into the processing list and the start keeps failing.
+  const first = bridgeProcess({ key, taskQueue, temporalAddress: `127.0.0.1:${await freePort()}` });
+  await first.started;
+  await client.lpush(key, jobId);
+  await eventually(async () => first.output().includes('starting the workflow failed; retrying'), 'a failed start');
+  expect(await client.lrange(keysOf(key).processing, 0, -1)).toEqual([jobId]);
+  first.child.kill('SIGKILL');
+  await first.exited;
+
+  const second = bridgeProcess({ key, taskQueue });
+  await eventually(() => hasWorkflow(jobId), 'the workflow of the re-driven id');
+  await eventually(async () => (await client.llen(keysOf(key).processing)) === 0, 'the processing list to empty');
+  expect(await client.llen(key)).toBe(0);
+  expect(second.output()).toContain('re-driving an element from the processing list');
+}, 60_000);
+
+test('SIGTERM: the starts in flight finish, the rest stays in Redis, and the bridge exits 0', async () => {
+  const key = `jobs-${randomUUID()}`;
+  const taskQueue = uniqueTaskQueue('sigterm');
+  const ids = Array.from({ length: 400 }, () => randomUUID());
+  const bridge = bridgeProcess({ key, taskQueue });
+  await bridge.started;
+  await client.lpush(key, ...ids);
+  await eventually(async () => (await client.llen(key)) < ids.length - 20, 'some ids taken');
+  bridge.child.kill('SIGTERM');
+  expect(await bridge.exited).toBe(0);
+
+  const left = await client.lrange(key, 0, -1);
+  expect(await client.llen(keysOf(key).processing)).toBe(0);
+  expect(left.length).toBeGreaterThan(0);
+  const taken = ids.filter((id) => !left.includes(id));
+  const started = await Promise.all(taken.map((id) => hasWorkflow(id).catch(() => false)));
+  expect(started.every(Boolean)).toBe(true);
+  expect(bridge.output().match(/"msg":"job workflow started"/g)).toHaveLength(taken.length);
+  expect(bridge.output()).toContain('"msg":"bridge stopped"');
+}, 60_000);

@@ -1,0 +1,61 @@
+import { jobState, productionState } from './support/seed';
+import { eventually } from './support/eventually';
+import { RedisServer } from './support/redis';
+import { spawnService } from './support/service-process';
+import { FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from './support/stack';
+import { uniqueTaskQueue } from './support/workers';
+
+/**
+ * The whole product as deployed small: `npm start` (worker and bridge in one process) and the front end's
+ * push (`npm run enqueue`), against real Postgres, Redis, Temporal and the HTTP doubles.
+ */
+
+let stack: Stack;
+let redis: RedisServer;
+beforeAll(async () => {
+  [stack, redis] = await Promise.all([startStack({ temporal: true }), RedisServer.start()]);
+});
+afterAll(async () => {
+  await redis?.stop();
+  await stack?.stop();
+});
+
+test('a job pushed to Redis is processed to completion; SIGTERM stops the process cleanly', async () => {
+  const env = {
+    TEMPORAL_ADDRESS: stack.temporal!.address,
+    TEMPORAL_TASK_QUEUE: uniqueTaskQueue('system'),
+    DATABASE_URL: stack.db.url,
+    SUPABASE_URL: stack.storage.url,
+    SUPABASE_SERVICE_ROLE_KEY: FAKE_SERVICE_KEY,
+    GEMINI_API_KEY: FAKE_GEMINI_KEY,
+    GEMINI_BASE_URL: stack.gemini.baseUrl,
+    REDIS_URL: redis.url,
+    QUEUE_KEY: 'front-end-jobs',
+  };
+  const job = await seedJob(stack, { quantity: 2 });
+  const app = spawnService('all', env);
+  await app.started;
+
+  const enqueue = spawnService('enqueue', env, [job.jobId]);
+  expect(await enqueue.exited).toBe(0);
+  expect(enqueue.output()).toContain('pushed 1 job id(s) onto front-end-jobs (left)');
+
+  const done = await eventually(
+    async () => {
+      const state = await jobState(stack.db.pool, job.jobId);
+      return state.job_status === 'completed' && state;
+    },
+    'the job to complete',
+    60_000,
+  );
+  expect(done).toMatchObject({ total_images: 2, completed_images: 2, failed_images: 0 });
+  expect((await productionState(stack.db.pool, job.productionId)).generated_image_count).toBe(2);
+
+  app.child.kill('SIGTERM');
+  expect(await app.exited).toBe(0);
+  for (const line of ['"msg":"job workflow started"', '"msg":"bridge stopped"', '"msg":"worker stopped"']) {
+    expect(app.output()).toContain(line);
+  }
+  expect(app.output()).not.toContain(FAKE_GEMINI_KEY);
+  expect(app.output()).not.toContain(FAKE_SERVICE_KEY);
+}, 120_000);
