@@ -73,6 +73,12 @@ const workerEnv = z.object({
   MAX_IMAGES_PER_JOB: positiveInt(10),
   IMAGE_CONCURRENCY_PER_JOB: positiveInt(4),
   LOG_LEVEL: logLevel,
+  // Prometheus scrape address of the Temporal runtime's metrics and the product's counters; unset: none.
+  METRICS_BIND_ADDRESS: z
+    .string()
+    .trim()
+    .regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464')
+    .optional(),
 });
 
 const bridgeEnv = z.object({
@@ -127,6 +133,7 @@ export function loadWorkerConfig(env: Env = process.env) {
       maxConcurrentCalls: e.GEMINI_MAX_CONCURRENT_CALLS,
     },
     pipeline: { maxImagesPerJob: e.MAX_IMAGES_PER_JOB, imageConcurrency: e.IMAGE_CONCURRENCY_PER_JOB },
+    metricsBindAddress: e.METRICS_BIND_ADDRESS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,16 +1,15 @@
 import 'dotenv/config';
-import { Runtime } from '@temporalio/worker';
 import { runBridge } from './bridge';
 import { ConfigError, loadBridgeConfig, loadWorkerConfig } from './config';
-import { createLogger, temporalLoggerFor } from './logger';
-import { runWorker } from './worker';
+import { createLogger } from './logger';
+import { installTemporalRuntime, runWorker } from './worker';
 
 /** `npm start`: worker and bridge in one process, for small deployments. SIGINT/SIGTERM drain both. */
 async function main(): Promise<void> {
   const workerConfig = loadWorkerConfig();
   const bridgeConfig = loadBridgeConfig();
   const log = createLogger(workerConfig.logLevel, 'image-jobs');
-  Runtime.install({ logger: temporalLoggerFor(log.child({ component: 'worker' })) });
+  installTemporalRuntime(log.child({ component: 'worker' }), workerConfig.metricsBindAddress);
   const stopBridge = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stopBridge.abort());
   // The Runtime drains the worker on the same signals; if the worker stops for another reason, so does the bridge.

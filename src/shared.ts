@@ -1,3 +1,5 @@
+import { defineSearchAttributeKey, type SearchAttributePair } from '@temporalio/common';
+
 /**
  * What the worker, the bridge and the tools agree on. Nothing else crosses the worker/bridge line,
  * and this module stays free of Node built-ins because workflow code imports it.
@@ -13,6 +15,28 @@ export function geminiTaskQueue(taskQueue: string): string {
 /** One workflow per job: the id is derived from the job id, so a second start finds the first. */
 export function workflowIdForJob(jobId: string): string {
   return `image-job-${jobId}`;
+}
+
+/**
+ * Operators find a job's workflow in the Web UI by any of these. They must be registered on the namespace
+ * (the dev server started by the demo and the tests does it; see the runbook for other namespaces).
+ */
+export const JobIdAttribute = defineSearchAttributeKey('JobId', 'KEYWORD');
+export const ProductionIdAttribute = defineSearchAttributeKey('ProductionId', 'KEYWORD');
+export const UserIdAttribute = defineSearchAttributeKey('UserId', 'KEYWORD');
+export const SEARCH_ATTRIBUTES = [JobIdAttribute, ProductionIdAttribute, UserIdAttribute];
+
+/** What every start of a job's workflow carries: its id, as a search attribute, and a summary for the UI. */
+export function jobStartOptions(jobId: string): {
+  workflowId: string;
+  typedSearchAttributes: SearchAttributePair[];
+  staticSummary: string;
+} {
+  return {
+    workflowId: workflowIdForJob(jobId),
+    typedSearchAttributes: [{ key: JobIdAttribute, value: jobId }],
+    staticSummary: `Image job ${jobId}`,
+  };
 }
 
 export interface ImageJobInput {

@@ -1,5 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { NativeConnection } from '@temporalio/worker';
+import { SEARCH_ATTRIBUTES } from './shared';
 
 /** The one module that knows how to reach Temporal. */
 
@@ -15,4 +17,22 @@ export async function connectWorkerConnection(settings: TemporalSettings): Promi
 /** Connects on first use, so a process can start while Temporal is down and wait it out in its own retries. */
 export function lazyClient(settings: TemporalSettings): Client {
   return new Client({ connection: Connection.lazy({ address: settings.address }), namespace: settings.namespace });
+}
+
+/**
+ * Registers the product's search attributes on a namespace (`npm run search-attributes`, and the demo).
+ * Those already there are left alone, so it can run on every start.
+ */
+export async function registerSearchAttributes(client: Client, namespace: string): Promise<string[]> {
+  const { customAttributes } = await client.connection.operatorService.listSearchAttributes({ namespace });
+  const missing = SEARCH_ATTRIBUTES.filter((key) => !customAttributes?.[key.name]);
+  if (missing.length > 0) {
+    await client.connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(
+        missing.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+      ),
+    });
+  }
+  return missing.map((key) => key.name);
 }

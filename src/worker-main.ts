@@ -1,14 +1,13 @@
 import 'dotenv/config';
-import { Runtime } from '@temporalio/worker';
 import { ConfigError, loadWorkerConfig } from './config';
-import { createLogger, temporalLoggerFor } from './logger';
-import { runWorker } from './worker';
+import { createLogger } from './logger';
+import { installTemporalRuntime, runWorker } from './worker';
 
 /** `npm run start:worker`: runs workflows and activities until SIGINT/SIGTERM, then drains and exits. */
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const log = createLogger(config.logLevel, 'worker');
-  Runtime.install({ logger: temporalLoggerFor(log) });
+  installTemporalRuntime(log, config.metricsBindAddress);
   await runWorker(config, log);
 }
 

@@ -1,11 +1,11 @@
-import { Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
+import { Runtime, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
 import { createActivities, type Activities } from './activities';
 import { createDatabasePool, createJobStore } from './activities/database';
 import { createGeminiClient, createImageGenerator } from './activities/gemini';
 import { createImageStore, createStorageClient } from './activities/storage';
 import { secretsOf, type WorkerConfig } from './config';
-import type { Logger } from './logger';
+import { temporalLoggerFor, type Logger } from './logger';
 import { geminiTaskQueue } from './shared';
 import { connectWorkerConnection } from './temporal';
 
@@ -57,10 +57,23 @@ export async function runWorkers(workers: Worker[]): Promise<void> {
 }
 
 /**
- * The worker as a process needs it: Postgres, Storage, Gemini and Temporal. Runs until the Temporal Runtime's
- * shutdown signals (SIGINT, SIGTERM) drain it, then closes its connections.
+ * Once per process, before any worker: SDK, workflow and activity logs through pino, and (when configured) a
+ * Prometheus endpoint with the runtime's metrics and the product's counters and Gemini latency.
  */
-export async function runWorker(config: WorkerConfig, log: Logger): Promise<void> {
+export function installTemporalRuntime(log: Logger, metricsBindAddress: string | undefined): void {
+  Runtime.install({
+    logger: temporalLoggerFor(log),
+    ...(metricsBindAddress
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsBindAddress } } } }
+      : {}),
+  });
+}
+
+/**
+ * The worker as a process needs it: Postgres, Storage, Gemini and Temporal. Runs until the Temporal Runtime's
+ * shutdown signals (SIGINT, SIGTERM), or `stop`, drain it, then closes its connections.
+ */
+export async function runWorker(config: WorkerConfig, log: Logger, stop?: AbortSignal): Promise<void> {
   const pool = createDatabasePool(config.database);
   const activities = createActivities({
     db: createJobStore(pool),
@@ -79,6 +92,9 @@ export async function runWorker(config: WorkerConfig, log: Logger): Promise<void
       activities,
       maxConcurrentGeminiCalls: config.gemini.maxConcurrentCalls,
     });
+    const shutdown = () =>
+      workers.filter((worker) => worker.getState() === 'RUNNING').forEach((worker) => worker.shutdown());
+    stop?.addEventListener('abort', shutdown, { once: true });
     log.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker started');
     await runWorkers(workers);
   } finally {

@@ -1,8 +1,17 @@
 import { createHash } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
-import { FailureType, workflowIdForJob, type ImageJobResult } from '../src/shared';
-import { imageJob } from '../src/workflows';
+import {
+  FailureType,
+  jobStartOptions,
+  JobIdAttribute,
+  ProductionIdAttribute,
+  UserIdAttribute,
+  workflowIdForJob,
+  type ImageJobResult,
+} from '../src/shared';
+import { imageJob, progressQuery } from '../src/workflows';
+import { eventually } from './support/eventually';
 import { keepHistory } from './support/histories';
 import { attachmentsUnder, jobState, productionState, type JobState } from './support/seed';
 import { BUCKET, seedJob, startStack, type SeededJob, type Stack } from './support/stack';
@@ -36,7 +45,7 @@ async function runJob(job: SeededJob, historyName: string, imageConcurrency?: nu
     return await withWorkers(stack.temporal!, taskQueue, stack.activities, async () => {
       const handle = await stack.temporal!.client.workflow.start(imageJob, {
         taskQueue,
-        workflowId: workflowIdForJob(job.jobId),
+        ...jobStartOptions(job.jobId),
         args: [{ jobId: job.jobId, imageConcurrency }],
       });
       const result: { value?: ImageJobResult; error?: unknown } = await handle.result().then(
@@ -168,4 +177,59 @@ test('one workflow per job: a second start while it runs is refused, a run after
   });
   expect(geminiCallsFor(job)).toBe(1);
   expect(await jobState(stack.db.pool, job.jobId)).toMatchObject({ job_status: 'completed', completed_images: 1 });
+});
+
+test('operators find a job by JobId, ProductionId or UserId, with its summary', async () => {
+  const job = await seedJob(stack, { quantity: 2 });
+  await runJob(job, 'searchable');
+  const client = stack.temporal!.client;
+  for (const query of [`JobId = '${job.jobId}'`, `ProductionId = '${job.productionId}'`, `UserId = '${job.userId}'`]) {
+    const found = await eventually(async () => {
+      const ids: string[] = [];
+      for await (const execution of client.workflow.list({ query })) ids.push(execution.workflowId);
+      return ids.length > 0 && ids;
+    }, query);
+    expect(found).toEqual([workflowIdForJob(job.jobId)]);
+  }
+  const handle = client.workflow.getHandle(workflowIdForJob(job.jobId));
+  const description = await handle.describe();
+  expect(description.typedSearchAttributes.get(JobIdAttribute)).toBe(job.jobId);
+  expect(description.typedSearchAttributes.get(ProductionIdAttribute)).toBe(job.productionId);
+  expect(description.typedSearchAttributes.get(UserIdAttribute)).toBe(job.userId);
+  expect(await description.staticSummary()).toBe(`Image job ${job.jobId}`);
+});
+
+test('cancelled mid-job: images made are kept and counted, the rest is not asked of Gemini, statuses by policy', async () => {
+  const job = await seedJob(stack, { quantity: 4 });
+  stack.gemini.latencyMs = 700;
+  await withWorkers(stack.temporal!, taskQueue, stack.activities, async () => {
+    const handle = await stack.temporal!.client.workflow.start(imageJob, {
+      taskQueue,
+      ...jobStartOptions(job.jobId),
+      args: [{ jobId: job.jobId, imageConcurrency: 1 }],
+    });
+    await eventually(async () => (await jobState(stack.db.pool, job.jobId)).completed_images === 1, 'one image made');
+    const progress = await handle.query(progressQuery);
+    expect(progress).toMatchObject({ phase: 'generating', totalImages: 4, completedImages: 1 });
+    await handle.cancel();
+    const error = await handle.result().catch((e: unknown) => e);
+    expect((error as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+  });
+  stack.gemini.latencyMs = 0;
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  // The first image, and the second that was in flight when the cancel came; never the third or fourth.
+  expect(geminiCallsFor(job)).toBe(2);
+  const rows = await attachmentsUnder(stack.db.pool, `generated-images/user-${job.userId}`);
+  expect(rows).toHaveLength(1);
+  expect(await jobState(stack.db.pool, job.jobId)).toMatchObject({
+    job_status: 'completed',
+    completed_images: 1,
+    failed_images: 3,
+    generated_attach_ids: [rows[0]!.attach_id],
+  });
+  expect(await productionState(stack.db.pool, job.productionId)).toEqual({
+    production_status: 'completed',
+    attach_ids: [rows[0]!.attach_id],
+    generated_image_count: 1,
+  });
 });

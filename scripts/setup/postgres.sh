@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the project's own PostgreSQL server (data in .data/postgres, loopback only) unless it already runs,
 # installing Debian's postgresql when missing. Prints its admin connection string.
+# `postgres.sh stop` stops it again.
 source "$(dirname "$0")/common.sh"
 PORT="${QUEL_PG_PORT:-54329}"
 PGDATA_DIR="$DATA_DIR/postgres"
@@ -19,14 +20,18 @@ if [ -z "$(pg_bin initdb)" ]; then
 fi
 [ -n "$(pg_bin initdb)" ] || die "PostgreSQL server binaries not found after installing postgresql"
 
-if "$(pg_bin pg_isready)" -q -h 127.0.0.1 -p "$PORT"; then
-  echo "$URL"; exit 0
-fi
 if [ "$(id -u)" = 0 ]; then
   # The server runs as `postgres`, which cannot enter a checkout under a private home folder (/root is 0700).
   runuser -u postgres -- test -x "$DATA_DIR" 2>/dev/null || PGDATA_DIR="/var/lib/quel-image-jobs/postgres-$PORT"
 else
   SERVICE_USER="$(id -un)"
+fi
+if [ "${1:-}" = stop ]; then
+  [ -f "$PGDATA_DIR/postmaster.pid" ] && as_service_user "$(pg_bin pg_ctl)" -D "$PGDATA_DIR" -m fast stop >&2
+  exit 0
+fi
+if "$(pg_bin pg_isready)" -q -h 127.0.0.1 -p "$PORT"; then
+  echo "$URL"; exit 0
 fi
 if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
   say "creating a PostgreSQL cluster in $PGDATA_DIR"

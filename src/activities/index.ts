@@ -173,14 +173,26 @@ export function createActivities(deps: ActivityDependencies) {
     }
     // Heartbeats carry cancellation to this attempt and tell Temporal a slow Gemini call is still alive.
     const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+    const latency = context.metricMeter.createHistogram(
+      'gemini_request_latency',
+      'int',
+      'ms',
+      'Gemini calls, by outcome',
+    );
+    const startedAt = Date.now();
+    let outcome = 'image';
     try {
       return await gemini.generateVariation(
         request.prompt,
         { bytes, mimeType: request.source.mimeType },
         context.cancellationSignal,
       );
+    } catch (error) {
+      outcome = error instanceof ApplicationFailure && error.type ? error.type : 'error';
+      throw error;
     } finally {
       clearInterval(heartbeat);
+      latency.record(Date.now() - startedAt, { outcome });
     }
   }
 

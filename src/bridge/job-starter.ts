@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { workflowIdForJob } from '../shared';
+import { jobStartOptions } from '../shared';
 import type { imageJob } from '../workflows';
 
 export type StartOutcome = 'started' | 'already-running' | 'already-finished';
@@ -19,11 +19,12 @@ export type JobStarter = (jobId: string) => Promise<StartResult>;
  */
 export function createJobStarter(client: Client, options: { taskQueue: string; rerunFailed: boolean }): JobStarter {
   return async (jobId) => {
-    const workflowId = workflowIdForJob(jobId);
+    const { workflowId, ...metadata } = jobStartOptions(jobId);
     try {
       const handle = await client.workflow.start<typeof imageJob>('imageJob', {
         taskQueue: options.taskQueue,
         workflowId,
+        ...metadata,
         args: [{ jobId }],
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: options.rerunFailed ? 'ALLOW_DUPLICATE_FAILED_ONLY' : 'REJECT_DUPLICATE',

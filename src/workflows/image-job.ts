@@ -5,14 +5,20 @@ import {
   defineQuery,
   isCancellation,
   log,
+  metricMeter,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, ImageTarget, JobPlan } from '../activities';
 import {
   FailureType,
   geminiTaskQueue,
+  JobIdAttribute,
+  ProductionIdAttribute,
+  UserIdAttribute,
   type ImageJobInput,
   type ImageJobProgress,
   type ImageJobResult,
@@ -56,6 +62,13 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
       alreadyFinished: true,
     };
   progress.totalImages = plan.quantity;
+  upsertSearchAttributes([
+    { key: JobIdAttribute, value: plan.jobId },
+    { key: ProductionIdAttribute, value: plan.productionId },
+    { key: UserIdAttribute, value: plan.userId },
+  ]);
+  const metrics = jobMetrics();
+  metrics.started.add(1);
 
   try {
     await jobSteps.markJobProcessing(plan);
@@ -76,6 +89,8 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
       }),
     );
     progress.phase = 'done';
+    describeProgress(progress);
+    (progress.attachIds.length > 0 ? metrics.completed : metrics.failed).add(1);
   }
 
   if (progress.attachIds.length === 0) {
@@ -121,6 +136,7 @@ async function loadJob(jobId: string): Promise<JobPlan | undefined> {
 
 /** Phase 3: at most `concurrency` images at once, each one generated, stored, recorded and reported. */
 async function makeImages(plan: JobPlan, concurrency: number, progress: ImageJobProgress): Promise<void> {
+  const metrics = jobMetrics();
   const gemini = proxyActivities<Activities>({
     taskQueue: geminiTaskQueue(workflowInfo().taskQueue),
     // Above the worker's Gemini client timeout (GEMINI_TIMEOUT_MS), so the SDK's own timeout fires first.
@@ -153,9 +169,11 @@ async function makeImages(plan: JobPlan, concurrency: number, progress: ImageJob
       const image = await gemini.generateImage({ jobId: plan.jobId, prompt: plan.prompt, source: plan.source, target });
       progress.attachIds.push(await jobSteps.recordAttachment(image));
       progress.completedImages = progress.attachIds.length;
+      metrics.imagesMade.add(1);
     } catch (error) {
       if (isCancellation(error)) throw error;
       progress.failedImages += 1;
+      metrics.imagesFailed.add(1);
       log.warn('image failed', { jobId: plan.jobId, stem: target.stem, reason: reasonOf(error) });
     }
     await jobSteps.recordProgress({
@@ -176,4 +194,22 @@ async function makeImages(plan: JobPlan, concurrency: number, progress: ImageJob
 function reasonOf(error: unknown): string {
   const failure = error instanceof ActivityFailure && error.cause ? error.cause : error;
   return failure instanceof Error ? failure.message : String(failure);
+}
+
+/** Shown as the workflow's current details in the Web UI. */
+function describeProgress(progress: ImageJobProgress): void {
+  setCurrentDetails(
+    `${progress.completedImages} of ${progress.totalImages} images made, ${progress.failedImages} failed (${progress.phase})`,
+  );
+}
+
+/** The product's counters, exported with the Temporal runtime's metrics; workflow metrics are not repeated on replay. */
+function jobMetrics() {
+  return {
+    started: metricMeter.createCounter('image_jobs_started', 'jobs', 'Jobs whose processing began'),
+    completed: metricMeter.createCounter('image_jobs_completed', 'jobs', 'Jobs finished with at least one image'),
+    failed: metricMeter.createCounter('image_jobs_failed', 'jobs', 'Jobs finished with no image'),
+    imagesMade: metricMeter.createCounter('images_made', 'images', 'Images generated, stored and recorded'),
+    imagesFailed: metricMeter.createCounter('images_failed', 'images', 'Images given up on after their retries'),
+  };
 }

@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { proxyActivities, startChild } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { workflowIdForJob } from '../shared';
+import { jobStartOptions } from '../shared';
 import { imageJob } from './image-job';
 
 export interface SweepInput {
@@ -31,7 +31,7 @@ export async function sweepStalePendingJobs(input: SweepInput): Promise<SweepRes
   for (const jobId of jobIds) {
     try {
       await startChild(imageJob, {
-        workflowId: workflowIdForJob(jobId),
+        ...jobStartOptions(jobId),
         args: [{ jobId }],
         parentClosePolicy: 'ABANDON',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',

@@ -1,16 +1,17 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { SEARCH_ATTRIBUTES } from '../../src/shared';
 
 /**
- * The Temporal CLI dev server: the binary set-up built (or TEMPORAL_CLI_PATH), else the SDK's own download.
+ * The Temporal CLI dev server: the binary set-up built (or TEMPORAL_CLI_PATH), else the SDK's own download;
+ * with the product's search attributes registered, as every namespace it runs on must have them.
  */
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {
   const path = process.env.TEMPORAL_CLI_PATH;
-  return TestWorkflowEnvironment.createLocal(
-    path
-      ? { server: { executable: { type: 'existing-path', path }, ip: '127.0.0.1' } }
-      : { server: { ip: '127.0.0.1' } },
-  );
+  const server = { ip: '127.0.0.1', searchAttributes: SEARCH_ATTRIBUTES };
+  return TestWorkflowEnvironment.createLocal({
+    server: path ? { ...server, executable: { type: 'existing-path', path } } : server,
+  });
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;

@@ -1,0 +1,26 @@
+import 'dotenv/config';
+import { loadBridgeConfig } from '../src/config';
+import { SEARCH_ATTRIBUTES } from '../src/shared';
+import { lazyClient, registerSearchAttributes } from '../src/temporal';
+
+/** `npm run search-attributes`: registers JobId, ProductionId and UserId on TEMPORAL_NAMESPACE at TEMPORAL_ADDRESS. */
+async function main(): Promise<void> {
+  const { temporal } = loadBridgeConfig();
+  const client = lazyClient(temporal);
+  try {
+    const added = await registerSearchAttributes(client, temporal.namespace);
+    const names = SEARCH_ATTRIBUTES.map((key) => key.name).join(', ');
+    console.log(
+      added.length
+        ? `registered ${added.join(', ')} on ${temporal.namespace}`
+        : `${names}: already registered on ${temporal.namespace}`,
+    );
+  } finally {
+    await client.connection.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
