@@ -1,11 +1,11 @@
 import 'dotenv/config';
-import { loadBridgeConfig } from '../src/config';
+import { loadTemporalConfig } from '../src/config';
 import { SEARCH_ATTRIBUTES } from '../src/shared';
 import { lazyClient, registerSearchAttributes } from '../src/temporal';
 
 /** `npm run search-attributes`: registers JobId, ProductionId and UserId on TEMPORAL_NAMESPACE at TEMPORAL_ADDRESS. */
 async function main(): Promise<void> {
-  const { temporal } = loadBridgeConfig();
+  const temporal = loadTemporalConfig();
   const client = lazyClient(temporal);
   try {
     const added = await registerSearchAttributes(client, temporal.namespace);

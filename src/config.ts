@@ -159,6 +159,12 @@ export function loadBridgeConfig(env: Env = process.env) {
 
 export type BridgeConfig = ReturnType<typeof loadBridgeConfig>;
 
+/** For tools that only talk to Temporal (replay, search attribute registration). */
+export function loadTemporalConfig(env: Env = process.env) {
+  const e = parseEnv(z.object(temporalEnv), env);
+  return { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE };
+}
+
 /** Every secret value of a config, for scrubbing text that leaves the process. */
 export function secretsOf(config: WorkerConfig): Secret[] {
   return [config.database.url, config.storage.serviceKey, config.gemini.apiKey];

@@ -13,6 +13,7 @@ import {
 import { imageJob, progressQuery } from '../src/workflows';
 import { eventually } from './support/eventually';
 import { keepHistory } from './support/histories';
+import { spawnService } from './support/service-process';
 import { attachmentsUnder, jobState, productionState, type JobState } from './support/seed';
 import { BUCKET, seedJob, startStack, type SeededJob, type Stack } from './support/stack';
 import { uniqueTaskQueue, withWorkers } from './support/workers';
@@ -233,3 +234,21 @@ test('cancelled mid-job: images made are kept and counted, the rest is not asked
     generated_image_count: 1,
   });
 });
+
+test('npm run replay: a finished workflow replays against the current code, not against a reordered one', async () => {
+  const job = await seedJob(stack, { quantity: 1 });
+  await runJob(job, 'replayed');
+  const env = { TEMPORAL_ADDRESS: stack.temporal!.address };
+  const current = spawnService('replay', env, [workflowIdForJob(job.jobId)]);
+  expect({ code: await current.exited, output: current.output() }).toEqual({
+    code: 0,
+    output: expect.stringContaining('OK: the history replays against this code'),
+  });
+  const changed = spawnService('replay', env, [
+    workflowIdForJob(job.jobId),
+    '--workflows',
+    'test/fixtures/reordered-workflow.ts',
+  ]);
+  expect(await changed.exited).toBe(1);
+  expect(changed.output()).toContain(`NONDETERMINISM: this code would break runs like ${workflowIdForJob(job.jobId)}`);
+}, 60_000);

@@ -1,6 +1,7 @@
 import 'dotenv/config';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client as PgClient, Pool } from 'pg';
 import pino from 'pino';
@@ -222,7 +223,7 @@ async function printResults(pool: Pool, jobId: string, locate: (objectPath: stri
   console.table(rows);
 }
 
-main(process.argv.includes('--once')).then(
+main(parseArgs({ options: { once: { type: 'boolean', default: false } } }).values.once).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(`\ndemo failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -17,6 +17,7 @@ const ENTRY_POINTS = {
   bridge: { script: 'src/bridge/main.ts', ready: '"msg":"bridge started"' },
   all: { script: 'src/main.ts', ready: '"msg":"worker started"' },
   enqueue: { script: 'scripts/enqueue.ts', ready: 'pushed' },
+  replay: { script: 'scripts/replay.ts', ready: 'replaying' },
 };
 
 /** A production entry point (`npm run start:worker`, `start:bridge`) as its own process, configured by environment only. */
