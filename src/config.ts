@@ -73,6 +73,8 @@ const workerEnv = z.object({
   MAX_IMAGES_PER_JOB: positiveInt(10),
   IMAGE_CONCURRENCY_PER_JOB: positiveInt(4),
   LOG_LEVEL: logLevel,
+  // A bundle prebuilt by `npm run build`; without it the worker bundles the workflows at start.
+  WORKFLOW_BUNDLE_PATH: z.string().trim().min(1).optional(),
   // Prometheus scrape address of the Temporal runtime's metrics and the product's counters; unset: none.
   METRICS_BIND_ADDRESS: z
     .string()
@@ -134,6 +136,7 @@ export function loadWorkerConfig(env: Env = process.env) {
     },
     pipeline: { maxImagesPerJob: e.MAX_IMAGES_PER_JOB, imageConcurrency: e.IMAGE_CONCURRENCY_PER_JOB },
     metricsBindAddress: e.METRICS_BIND_ADDRESS,
+    workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     logLevel: e.LOG_LEVEL,
   };
 }

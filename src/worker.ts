@@ -91,6 +91,7 @@ export async function runWorker(config: WorkerConfig, log: Logger, stop?: AbortS
       taskQueue: config.temporal.taskQueue,
       activities,
       maxConcurrentGeminiCalls: config.gemini.maxConcurrentCalls,
+      workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
     });
     const shutdown = () =>
       workers.filter((worker) => worker.getState() === 'RUNNING').forEach((worker) => worker.shutdown());

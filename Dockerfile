@@ -1,0 +1,22 @@
+# The worker and bridge image. Debian-based: Temporal's native core needs glibc, so not Alpine.
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY scripts/bundle-workflows.ts ./scripts/
+# Compiles to dist/ and prebuilds the workflow bundle, so a worker starts without bundling.
+RUN npm run build && npm prune --omit=dev
+
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production \
+    WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY migrations ./migrations
+USER node
+# The worker; the bridge runs the same image with `node dist/bridge/main.js`.
+CMD ["node", "dist/worker-main.js"]

@@ -1,0 +1,38 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** No Docker engine runs here, but `docker compose config` needs none: it checks the file as Compose reads it. */
+test('docker compose config accepts docker-compose.yml: Temporal on Postgres, Web UI, Redis, worker, bridge', () => {
+  const root = path.join(__dirname, '..');
+  const env = {
+    ...process.env,
+    ...(process.env.DOCKER_COMPOSE_CONFIG ? { DOCKER_CONFIG: process.env.DOCKER_COMPOSE_CONFIG } : {}),
+  };
+  const json = execFileSync('docker', ['compose', 'config', '--format', 'json'], { cwd: root, env, encoding: 'utf8' });
+  const config = JSON.parse(json) as {
+    services: Record<
+      string,
+      { image?: string; build?: { dockerfile: string }; command?: string[]; environment?: Record<string, string> }
+    >;
+  };
+
+  expect(Object.keys(config.services).sort()).toEqual(
+    ['bridge', 'redis', 'temporal', 'temporal-db', 'temporal-search-attributes', 'temporal-ui', 'worker'].sort(),
+  );
+  expect(config.services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'temporal-db' });
+  expect(config.services.worker).toMatchObject({
+    build: { dockerfile: 'Dockerfile' },
+    command: ['node', 'dist/worker-main.js'],
+  });
+  expect(config.services.bridge).toMatchObject({
+    build: { dockerfile: 'Dockerfile' },
+    command: ['node', 'dist/bridge/main.js'],
+  });
+
+  // The image: Debian-based Node 22 (Temporal's native core needs glibc), workflow bundle prebuilt.
+  const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+  expect(dockerfile.match(/^FROM (\S+)/gm)).toEqual(['FROM node:22-bookworm-slim', 'FROM node:22-bookworm-slim']);
+  expect(dockerfile).toContain('WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js');
+  expect(dockerfile).toContain('RUN npm run build');
+});
