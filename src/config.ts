@@ -70,6 +70,8 @@ const workerEnv = z.object({
   // Below the Gemini activity's 5-minute start-to-close timeout, so the SDK's timeout is the one that fires.
   GEMINI_TIMEOUT_MS: positiveInt(120_000).pipe(z.number().max(240_000, 'must be at most 240000 ms')),
   GEMINI_MAX_CONCURRENT_CALLS: positiveInt(8),
+  // The project's quota: enforced by the Temporal server for the Gemini task queue, across every worker.
+  GEMINI_REQUESTS_PER_MINUTE: positiveInt(500),
   MAX_IMAGES_PER_JOB: positiveInt(10),
   IMAGE_CONCURRENCY_PER_JOB: positiveInt(4),
   LOG_LEVEL: logLevel,
@@ -133,6 +135,7 @@ export function loadWorkerConfig(env: Env = process.env) {
       baseUrl: e.GEMINI_BASE_URL,
       timeoutMs: e.GEMINI_TIMEOUT_MS,
       maxConcurrentCalls: e.GEMINI_MAX_CONCURRENT_CALLS,
+      requestsPerMinute: e.GEMINI_REQUESTS_PER_MINUTE,
     },
     pipeline: { maxImagesPerJob: e.MAX_IMAGES_PER_JOB, imageConcurrency: e.IMAGE_CONCURRENCY_PER_JOB },
     metricsBindAddress: e.METRICS_BIND_ADDRESS,

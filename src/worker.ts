@@ -16,6 +16,8 @@ export interface WorkerOptions {
   activities: Activities;
   /** Gemini calls this worker makes at once; the fleet's share of the quota. */
   maxConcurrentGeminiCalls: number;
+  /** Gemini calls per minute for the whole fleet: a server-side limit on the Gemini task queue. */
+  geminiRequestsPerMinute?: number;
   /** A prebuilt bundle (tests, images); otherwise the workflows are bundled from source at start. */
   workflowBundle?: WorkflowBundleOption;
   /** How long a shutdown waits for activities in flight before cancelling them. */
@@ -40,6 +42,9 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
       taskQueue: geminiTaskQueue(taskQueue),
       activities: { generateImage },
       maxConcurrentActivityTaskExecutions: options.maxConcurrentGeminiCalls,
+      ...(options.geminiRequestsPerMinute
+        ? { maxTaskQueueActivitiesPerSecond: options.geminiRequestsPerMinute / 60 }
+        : {}),
       shutdownGraceTime,
     }),
   ]);
@@ -91,6 +96,7 @@ export async function runWorker(config: WorkerConfig, log: Logger, stop?: AbortS
       taskQueue: config.temporal.taskQueue,
       activities,
       maxConcurrentGeminiCalls: config.gemini.maxConcurrentCalls,
+      geminiRequestsPerMinute: config.gemini.requestsPerMinute,
       workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
     });
     const shutdown = () =>

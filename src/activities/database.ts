@@ -32,6 +32,14 @@ export interface NewAttachment {
   mimeType: string;
 }
 
+export interface JobFinish {
+  jobId: string;
+  productionId: string;
+  status: 'completed' | 'failed';
+  attachIds: number[];
+  failedImages: number;
+}
+
 export type JobStore = ReturnType<typeof createJobStore>;
 
 export function createDatabasePool(settings: DatabaseSettings): Pool {
@@ -153,13 +161,7 @@ export function createJobStore(pool: Pool) {
      * append is one statement: each id lands once and the count grows by the ids newly appended, so a repeat
      * adds nothing and two jobs of one production finishing together both land (the row lock orders them).
      */
-    async finishJob(finish: {
-      jobId: string;
-      productionId: string;
-      status: 'completed' | 'failed';
-      attachIds: number[];
-      failedImages: number;
-    }): Promise<void> {
+    async finishJob(finish: JobFinish): Promise<void> {
       const ids = JSON.stringify(finish.attachIds);
       await inTransaction(pool, async (client) => {
         await client.query(

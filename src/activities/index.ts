@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Context, log } from '@temporalio/activity';
 import { LRUCache } from 'lru-cache';
 import { FailureType } from '../shared';
-import { databaseFailure, type JobStore } from './database';
+import { databaseFailure, type JobFinish, type JobStore } from './database';
 import type { GeneratedImage, ImageGenerator } from './gemini';
 import { sniffImageType, SUPPORTED_IMAGE_TYPES } from './image-type';
 import { checkJobInput } from './job-input';
@@ -140,13 +140,7 @@ export function createActivities(deps: ActivityDependencies) {
     },
 
     /** Phase 4. */
-    async finishJob(finish: {
-      jobId: string;
-      productionId: string;
-      status: 'completed' | 'failed';
-      attachIds: number[];
-      failedImages: number;
-    }): Promise<void> {
+    async finishJob(finish: JobFinish): Promise<void> {
       await db.finishJob(finish);
       log.info('job finished', { jobId: finish.jobId, status: finish.status, images: finish.attachIds.length });
     },
