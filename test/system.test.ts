@@ -1,5 +1,6 @@
 import { jobState, productionState } from './support/seed';
 import { eventually } from './support/eventually';
+import { freePort } from './support/ports';
 import { RedisServer } from './support/redis';
 import { spawnService } from './support/service-process';
 import { FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from './support/stack';
@@ -20,7 +21,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-test('a job pushed to Redis is processed to completion; SIGTERM stops the process cleanly', async () => {
+test('a job pushed to Redis is processed to completion, with metrics; SIGTERM stops the process cleanly', async () => {
+  const metricsPort = await freePort();
   const env = {
     TEMPORAL_ADDRESS: stack.temporal!.address,
     TEMPORAL_TASK_QUEUE: uniqueTaskQueue('system'),
@@ -31,6 +33,7 @@ test('a job pushed to Redis is processed to completion; SIGTERM stops the proces
     GEMINI_BASE_URL: stack.gemini.baseUrl,
     REDIS_URL: redis.url,
     QUEUE_KEY: 'front-end-jobs',
+    METRICS_BIND_ADDRESS: `127.0.0.1:${metricsPort}`,
   };
   const job = await seedJob(stack, { quantity: 2 });
   const app = spawnService('all', env);
@@ -50,6 +53,14 @@ test('a job pushed to Redis is processed to completion; SIGTERM stops the proces
   );
   expect(done).toMatchObject({ total_images: 2, completed_images: 2, failed_images: 0 });
   expect((await productionState(stack.db.pool, job.productionId)).generated_image_count).toBe(2);
+
+  // The product's counters and Gemini latency, next to the Temporal runtime's own metrics.
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  expect(metrics).toMatch(/^images_made\{[^}]*\} 2$/m);
+  expect(metrics).toMatch(/^image_jobs_started\{[^}]*\} 1$/m);
+  expect(metrics).toMatch(/^image_jobs_completed\{[^}]*\} 1$/m);
+  expect(metrics).toMatch(/^gemini_request_latency_count\{[^}]*outcome="image"[^}]*\} 2$/m);
+  expect(metrics).toContain('workflow_completed');
 
   app.child.kill('SIGTERM');
   expect(await app.exited).toBe(0);
