@@ -192,11 +192,23 @@ describe('generateImage', () => {
     expect(downloads).toHaveLength(1);
   });
 
-  test('429 waits for the delay the server asked for', async () => {
+  test('a 429 is waited out within the attempt, for as long as the server asked', async () => {
     const plan = await loadPlan((await seedJob(stack)).jobId);
-    stack.gemini.enqueue({ kind: 'rate-limited', retryDelay: '1.5s' });
-    const failure = await failureOf(generate(plan, 'generated_1700000000004_rate01'));
-    expect(failure).toMatchObject({ type: FailureType.geminiRateLimited, nonRetryable: false, nextRetryDelay: 1500 });
+    const before = stack.gemini.requests.length;
+    stack.gemini.enqueue({ kind: 'rate-limited', retryDelay: '0.4s' }, { kind: 'rate-limited', retryDelay: '0.3s' });
+    const image = await generate(plan, 'generated_1700000000004_rate01');
+    const calls = stack.gemini.requests.slice(before);
+    expect(calls.map((c) => c.status)).toEqual([429, 429, 200]);
+    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(400);
+    expect(calls[2]!.at - calls[1]!.at).toBeGreaterThanOrEqual(300);
+    expect(stack.storage.get(BUCKET, image.path)).toBeDefined();
+  });
+
+  test("429s beyond what one attempt waits out fail it with the server's delay, for Temporal's retry", async () => {
+    const plan = await loadPlan((await seedJob(stack)).jobId);
+    stack.gemini.enqueue(...Array.from({ length: 4 }, () => ({ kind: 'rate-limited', retryDelay: '0.1s' }) as const));
+    const failure = await failureOf(generate(plan, 'generated_1700000000004_rate02'));
+    expect(failure).toMatchObject({ type: FailureType.geminiRateLimited, nonRetryable: false, nextRetryDelay: 100 });
   });
 
   test.each([

@@ -27,6 +27,17 @@ export interface ActivityDependencies {
   sourceCacheBytes?: number;
 }
 
+/** 429s waited out within one attempt before it fails (and Temporal retries after the server's delay). */
+const RATE_LIMIT_WAITS_PER_ATTEMPT = 3;
+/** A longer wait than this is left to Temporal's retry, so the attempt does not hold a slot for it. */
+const MAX_RATE_LIMIT_WAIT_MS = 60_000;
+
+function rateLimitDelay(error: unknown): number | undefined {
+  if (!(error instanceof ApplicationFailure) || error.type !== FailureType.geminiRateLimited) return undefined;
+  const delay = typeof error.nextRetryDelay === 'number' ? error.nextRetryDelay : 1_000;
+  return delay <= MAX_RATE_LIMIT_WAIT_MS ? delay : undefined;
+}
+
 /** Well inside the Gemini activity's 10 s heartbeat timeout. */
 const HEARTBEAT_EVERY_MS = 2_000;
 
@@ -167,7 +178,32 @@ export function createActivities(deps: ActivityDependencies) {
     }
     // Heartbeats carry cancellation to this attempt and tell Temporal a slow Gemini call is still alive.
     const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
-    const latency = context.metricMeter.createHistogram(
+    try {
+      for (let waits = 0; ; waits++) {
+        try {
+          return await timedCall(() =>
+            gemini.generateVariation(
+              request.prompt,
+              { bytes, mimeType: request.source.mimeType },
+              context.cancellationSignal,
+            ),
+          );
+        } catch (error) {
+          // A 429 says when to come back: waiting here, up to a few times, spares the retry attempts for failures.
+          const delay = rateLimitDelay(error);
+          if (delay === undefined || waits >= RATE_LIMIT_WAITS_PER_ATTEMPT) throw error;
+          log.info('Gemini rate limit: waiting as asked', { delayMs: delay, waits: waits + 1 });
+          await context.sleep(delay);
+        }
+      }
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  /** Each Gemini call's latency, by outcome, on the worker's metrics endpoint. */
+  async function timedCall<T>(call: () => Promise<T>): Promise<T> {
+    const latency = Context.current().metricMeter.createHistogram(
       'gemini_request_latency',
       'int',
       'ms',
@@ -176,16 +212,11 @@ export function createActivities(deps: ActivityDependencies) {
     const startedAt = Date.now();
     let outcome = 'image';
     try {
-      return await gemini.generateVariation(
-        request.prompt,
-        { bytes, mimeType: request.source.mimeType },
-        context.cancellationSignal,
-      );
+      return await call();
     } catch (error) {
       outcome = error instanceof ApplicationFailure && error.type ? error.type : 'error';
       throw error;
     } finally {
-      clearInterval(heartbeat);
       latency.record(Date.now() - startedAt, { outcome });
     }
   }

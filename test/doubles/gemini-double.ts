@@ -9,7 +9,7 @@ import {
   serve,
   waitUnlessClientGone,
 } from './http-helpers';
-import { noiseJpeg, noisePng, noiseWebp } from './synthetic-images';
+import { noiseJpeg, noisePng, noiseWebp, stampPng } from './synthetic-images';
 
 /*
  * A local stand-in for the Gemini API `models.generateContent` endpoint, speaking the wire shapes that
@@ -73,6 +73,8 @@ const USAGE = { promptTokenCount: 1290, candidatesTokenCount: 1290, totalTokenCo
 export class GeminiDouble {
   readonly requests: GeminiRequestRecord[] = [];
   latencyMs: number;
+  /** One noise PNG per double, stamped per answer (see stampPng). */
+  private basePng?: Buffer;
   private readonly queue: GeminiBehaviour[] = [];
   private chooser: BehaviourChooser | undefined;
 
@@ -174,7 +176,8 @@ export class GeminiDouble {
     if (mimeType === 'image/jpeg') return noiseJpeg();
     if (mimeType === 'image/webp') return noiseWebp();
     const { width, height } = this.options.imageSize ?? DEFAULT_IMAGE_SIZE;
-    return noisePng(width, height);
+    this.basePng ??= noisePng(width, height);
+    return stampPng(this.basePng, `answer ${this.requests.length} ${randomBytes(8).toString('hex')}`);
   }
 }
 
