@@ -3,13 +3,13 @@ import { createJobQueue } from '../src/bridge/queue';
 import { ConfigError, loadBridgeConfig } from '../src/config';
 
 /** `npm run enqueue -- <jobId> [...]`: pushes job ids exactly as the front end does. */
-async function main(jobIds: string[]): Promise<void> {
-  if (jobIds.length === 0) throw new Error('usage: npm run enqueue -- <jobId> [<jobId> ...]');
+async function main([first, ...more]: string[]): Promise<void> {
+  if (!first) throw new Error('usage: npm run enqueue -- <jobId> [<jobId> ...]');
   const config = loadBridgeConfig();
   const queue = createJobQueue(config.queue);
   try {
-    for (const jobId of jobIds) await queue.push(jobId);
-    console.log(`pushed ${jobIds.length} job id(s) onto ${queue.keys.pending} (${config.queue.pushSide})`);
+    await queue.push(first, ...more);
+    console.log(`pushed ${more.length + 1} job id(s) onto ${queue.keys.pending} (${config.queue.pushSide})`);
   } finally {
     queue.close();
   }

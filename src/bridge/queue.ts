@@ -75,11 +75,11 @@ export function createJobQueue(settings: QueueSettings) {
       await commands.multi().lpush(keys.deadLetters, JSON.stringify(letter)).lrem(keys.processing, 1, element).exec();
     },
 
-    /** Pushes an element the way the front end does. */
-    async push(element: string): Promise<void> {
+    /** Pushes elements the way the front end does, in order. */
+    async push(element: string, ...more: string[]): Promise<void> {
       await (settings.pushSide === 'left'
-        ? commands.lpush(keys.pending, element)
-        : commands.rpush(keys.pending, element));
+        ? commands.lpush(keys.pending, element, ...more)
+        : commands.rpush(keys.pending, element, ...more));
     },
 
     /** Called after every reconnect (not the first connect), and with each connection error. */

@@ -29,6 +29,7 @@ export class RedisServer {
       },
     );
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined); // refused until the server listens: expected, and retried below
     for (let i = 0; i < 100; i++) {
       try {
         await probe.connect();

@@ -26,10 +26,12 @@ export interface Stack {
 }
 
 /** Real Postgres and the two HTTP doubles, with the product's activities wired to them through the real SDKs. */
-export async function startStack(options: { temporal?: boolean; geminiTimeoutMs?: number } = {}): Promise<Stack> {
+export async function startStack(
+  options: { temporal?: boolean; geminiTimeoutMs?: number; geminiImageSize?: { width: number; height: number } } = {},
+): Promise<Stack> {
   const [db, gemini, storage, temporal] = await Promise.all([
     createTestDatabase(),
-    GeminiDouble.start({ apiKey: FAKE_GEMINI_KEY }),
+    GeminiDouble.start({ apiKey: FAKE_GEMINI_KEY, imageSize: options.geminiImageSize }),
     StorageDouble.start({ serviceKey: FAKE_SERVICE_KEY }),
     options.temporal ? startTemporal() : undefined,
   ]);

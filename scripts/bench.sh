@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# `npm run bench [-- --quick] [--json FILE]`: installs and starts what the benchmark needs, then runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup/deps.sh
+while IFS='=' read -r key value; do export "$key=$value"; done < <(bash scripts/setup/services.sh)
+exec node -r ts-node/register/transpile-only bench/run.ts "$@"

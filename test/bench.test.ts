@@ -1,0 +1,35 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/**
+ * `npm run bench -- --quick` proves the harness works end to end. Speed targets live in the benchmark, not here:
+ * this asserts only that every job it ran completed once (lost = 0) with nothing duplicated.
+ */
+test('npm run bench -- --quick runs the real stack and loses or duplicates nothing', async () => {
+  const json = path.join(mkdtempSync(path.join(tmpdir(), 'bench-')), 'bench.json');
+  const child = spawn('npm', ['run', '--silent', 'bench', '--', '--quick', '--json', json], {
+    cwd: path.join(__dirname, '..'),
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  expect({ code, output }).toMatchObject({ code: 0 });
+
+  const result = JSON.parse(readFileSync(json, 'utf8')) as Record<string, unknown>;
+  expect(result).toMatchObject({ lost: 0, duplicates: 0, jobs_checked: 15, quick: true });
+  for (const key of [
+    'makespan_n4_s',
+    'speedup_n4',
+    'overhead_ms_per_image',
+    'bridge_vs_bare',
+    'fleet_vs_bound',
+    'worker_peak_rss_mb',
+  ]) {
+    expect(typeof result[key]).toBe('number');
+  }
+}, 300_000);
