@@ -3,5 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup/deps.sh
+# The worker runs as deployed: compiled, with the prebuilt workflow bundle.
+npm run --silent build >/dev/null
 while IFS='=' read -r key value; do export "$key=$value"; done < <(bash scripts/setup/services.sh)
 exec node -r ts-node/register/transpile-only bench/run.ts "$@"

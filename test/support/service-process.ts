@@ -12,8 +12,11 @@ export interface ServiceProcess {
   exited: Promise<number | null>;
 }
 
+const TS = ['-r', 'ts-node/register/transpile-only'];
 const ENTRY_POINTS = {
   worker: { script: 'src/worker-main.ts', ready: '"msg":"worker started"' },
+  /** As the Docker image runs it: compiled, with the prebuilt workflow bundle (`npm run build` first). */
+  'built-worker': { script: 'dist/worker-main.js', ready: '"msg":"worker started"', compiled: true },
   bridge: { script: 'src/bridge/main.ts', ready: '"msg":"bridge started"' },
   all: { script: 'src/main.ts', ready: '"msg":"worker started"' },
   enqueue: { script: 'scripts/enqueue.ts', ready: 'pushed' },
@@ -26,8 +29,9 @@ export function spawnService(
   env: Record<string, string>,
   args: string[] = [],
 ): ServiceProcess {
-  const { script, ready } = ENTRY_POINTS[kind];
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], {
+  const entry: { script: string; ready: string; compiled?: boolean } = ENTRY_POINTS[kind];
+  const { script, ready } = entry;
+  const child = spawn(process.execPath, [...(entry.compiled ? [] : TS), script, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
