@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runNpmScript } from './support/npm-script';
 
 /**
  * `npm run bench -- --quick` proves the harness works end to end. Speed targets live in the benchmark, not here:
@@ -9,15 +9,7 @@ import path from 'node:path';
  */
 test('npm run bench -- --quick runs the real stack and loses or duplicates nothing', async () => {
   const json = path.join(mkdtempSync(path.join(tmpdir(), 'bench-')), 'bench.json');
-  const child = spawn('npm', ['run', '--silent', 'bench', '--', '--quick', '--json', json], {
-    cwd: path.join(__dirname, '..'),
-    env: process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const { code, output } = await runNpmScript('bench', ['--quick', '--json', json], process.env);
   expect({ code, output }).toMatchObject({ code: 0 });
 
   const result = JSON.parse(readFileSync(json, 'utf8')) as Record<string, unknown>;

@@ -1,24 +1,15 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { sniffImageType } from '../src/activities/image-type';
+import { runNpmScript } from './support/npm-script';
 
 /** `npm run demo -- --once` as a newcomer runs it: with nothing configured, it ends with a completed job. */
 test('npm run demo -- --once completes the sample job on embedded defaults and exits 0', async () => {
-  const root = path.join(__dirname, '..');
-  const child = spawn('npm', ['run', '--silent', 'demo', '--', '--once'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH ?? '',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  // Nothing configured: only what a fresh shell has, and the Temporal CLI set-up already built.
+  const { code, output } = await runNpmScript('demo', ['--once'], {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH ?? '',
   });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
 
   expect({ code, output }).toMatchObject({ code: 0 });
   expect(output).toContain('NO GEMINI_API_KEY: images are made by the OFFLINE generator');
