@@ -15,7 +15,15 @@ import { eventually } from './support/eventually';
 import { keepHistory } from './support/histories';
 import { spawnService } from './support/service-process';
 import { attachmentsUnder, jobState, productionState, type JobState } from './support/seed';
-import { BUCKET, seedJob, startStack, type SeededJob, type Stack } from './support/stack';
+import {
+  BUCKET,
+  FAKE_GEMINI_KEY,
+  FAKE_SERVICE_KEY,
+  seedJob,
+  startStack,
+  type SeededJob,
+  type Stack,
+} from './support/stack';
 import { uniqueTaskQueue, withWorkers } from './support/workers';
 
 /**
@@ -127,6 +135,13 @@ test('some made: completed, the blocked image counted as failed and not retried'
   const rows = await attachmentsUnder(stack.db.pool, `generated-images/user-${job.userId}`);
   expect(rows.map((row) => row.attach_file_type)).toEqual(['image/png', 'image/webp']);
   expect(geminiCallsFor(job)).toBe(3);
+  // The full history, failures included, holds no credential.
+  const history = JSON.stringify(
+    await stack.temporal!.client.workflow.getHandle(workflowIdForJob(job.jobId)).fetchHistory(),
+  );
+  expect(history).toContain('Gemini blocked the image');
+  expect(history).not.toContain(FAKE_GEMINI_KEY);
+  expect(history).not.toContain(FAKE_SERVICE_KEY);
 });
 
 test('none made: job and production failed, the workflow fails with NoImagesGenerated', async () => {

@@ -12,7 +12,7 @@ import { insertAttachment, insertJob, insertProduction } from './seed';
 import { startTemporal } from './temporal';
 
 /** Recognisable fake credentials: tests search logs, errors and histories for them. */
-export const FAKE_GEMINI_KEY = 'AIzaFAKE-gemini-key-for-tests-0123456789';
+export const FAKE_GEMINI_KEY = 'FAKE-gemini-api-key-for-tests-0123456789';
 export const FAKE_SERVICE_KEY = 'fake-service-role-key-for-tests-abcdef';
 export const BUCKET = 'attachments';
 
