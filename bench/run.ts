@@ -25,18 +25,23 @@ import {
 import { uniqueTaskQueue } from '../test/support/workers';
 
 /**
- * `npm run bench [-- --quick] [--json FILE]`: the real stack on this machine (Temporal dev server, PostgreSQL,
+ * `npm run bench [-- --quick] [--json FILE] [--image-px N]`: the real stack on this machine (Temporal dev server, PostgreSQL,
  * Redis, the worker as its own process, the Storage and Gemini doubles with a 1-2 MB image and latency L), each
  * figure a median over repeated runs with min and max.
  */
 
 const { values: flags } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, json: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    // Side of the square noise image used as source and answer: 720 gives ≈1.5 MB; a small one shows the payload's share.
+    'image-px': { type: 'string', default: '720' },
+  },
 });
 const PLAN = flags.quick ? { repeats: 1, startIds: 200, fleetJobs: 12 } : { repeats: 3, startIds: 1000, fleetJobs: 50 };
 const SLOTS = 16; // the global cap C: Gemini calls in flight, here one worker's slots
 const START_CONCURRENCY = 32; // the bridge's default, and the bare loop's
-const IMAGE = { width: 720, height: 720 }; // ≈1.5 MB of PNG noise, for the source and every answer
+const IMAGE = { width: Number(flags['image-px']), height: Number(flags['image-px']) };
 
 type Sample = number[];
 const samples: Record<string, Sample> = {};
