@@ -56,9 +56,10 @@ describe('markJobProcessing', () => {
   });
 });
 
-describe('recordAttachment', () => {
-  test('inserts the row as the original system does and returns its id', async () => {
-    const id = await store.recordAttachment(image('generated-images/user-a/generated_1_aaaaaa.jpg'));
+describe('recordImage', () => {
+  test('inserts the row as the original system does and adds its id to the job, in one go', async () => {
+    const jobId = await insertJob(db.pool, await insertProduction(db.pool), input);
+    const id = await store.recordImage(jobId, image('generated-images/user-a/generated_1_aaaaaa.jpg'), 0);
     expect(await attachmentsUnder(db.pool, 'generated-images/user-a')).toEqual([
       {
         attach_id: id,
@@ -72,14 +73,26 @@ describe('recordAttachment', () => {
         created_at: expect.any(Date),
       },
     ]);
+    expect(await jobState(db.pool, jobId)).toMatchObject({ generated_attach_ids: [id], completed_images: 1 });
   });
 
-  test('one row per path, even for ten attempts racing each other', async () => {
+  test('one row and one id per path, even for ten attempts racing each other', async () => {
+    const jobId = await insertJob(db.pool, await insertProduction(db.pool), input);
     const path = 'generated-images/user-b/generated_2_bbbbbb.png';
-    const ids = await Promise.all(Array.from({ length: 10 }, () => store.recordAttachment(image(path))));
+    const ids = await Promise.all(Array.from({ length: 10 }, () => store.recordImage(jobId, image(path), 0)));
     expect(new Set(ids).size).toBe(1);
-    expect(await store.recordAttachment(image(path))).toBe(ids[0]);
+    expect(await store.recordImage(jobId, image(path), 0)).toBe(ids[0]);
     expect(await attachmentsUnder(db.pool, 'generated-images/user-b')).toHaveLength(1);
+    expect(await jobState(db.pool, jobId)).toMatchObject({ generated_attach_ids: [ids[0]], completed_images: 1 });
+  });
+
+  test('images of one job recorded at the same moment all land in its progress', async () => {
+    const jobId = await insertJob(db.pool, await insertProduction(db.pool), input);
+    const paths = Array.from({ length: 8 }, (_, i) => `generated-images/user-c/generated_3_cccc0${i}.png`);
+    const ids = await Promise.all(paths.map((path) => store.recordImage(jobId, image(path), 0)));
+    const state = await jobState(db.pool, jobId);
+    expect([...state.generated_attach_ids].sort((a, b) => a - b)).toEqual([...ids].sort((a, b) => a - b));
+    expect(state.completed_images).toBe(8);
   });
 });
 

@@ -26,6 +26,8 @@ test('every stored history replays against the current workflow code', async () 
     'cancelled',
     'invalid-data',
     'none-made',
+    'replayed',
+    'searchable',
     'some-made',
   ]);
   const replayed: string[] = [];

@@ -72,7 +72,11 @@ function stubActivities(options: { load: () => LoadedJob; outcome?: Outcome; hol
           inFlight -= 1;
         }
       },
-      recordAttachment: async () => nextAttachId++,
+      recordImage: async ({ failedImages }) => {
+        const attachId = nextAttachId++;
+        stub.calls.progress.push({ attachIds: [attachId], failedImages });
+        return attachId;
+      },
       recordProgress: async (progress) => void stub.calls.progress.push(progress),
       finishJob: async (finish) => void stub.finished.push(finish),
       markJobFailed: async (jobId) => void stub.calls.markedFailed.push(jobId),
@@ -126,9 +130,9 @@ describe('imageJob workflow', () => {
     expect(stub.finished).toEqual([
       { jobId: 'job-1', productionId: 'prod-1', status: 'completed', attachIds: ids, failedImages: 0 },
     ]);
-    // Reports of concurrent images may land in any order; each is a prefix of the final list.
-    const reported = stub.calls.progress.map((p) => p.attachIds).sort((a, b) => a.length - b.length);
-    expect(reported).toEqual([ids.slice(0, 1), ids.slice(0, 2), ids]);
+    // Each image reported its own id with its record, once; no separate progress write was needed.
+    expect(stub.calls.progress.map((p) => p.attachIds[0]).sort()).toEqual([...ids].sort());
+    expect(stub.calls.progress.every((p) => p.attachIds.length === 1)).toBe(true);
     // Each image has its own deterministic stem in the user's folder, generated_{timestamp}_{random6}.
     const stems = [...stub.calls.generate.keys()];
     expect(new Set(stems).size).toBe(3);

@@ -68,6 +68,18 @@ const appendMissingIds = (column: string, added: string) => `(
    WHERE NOT COALESCE(${column}, '[]'::jsonb) @> jsonb_build_array(a.id)
 ) AS merged`;
 
+/**
+ * Progress as absolute values merged into what is there: ids are added once, counts follow the ids, and a late
+ * or repeated write can never make the numbers the front end polls go backwards.
+ */
+const PROGRESS_UPDATE = `
+  UPDATE quel_production_jobs
+     SET (generated_attach_ids, completed_images) =
+           (SELECT ids, jsonb_array_length(ids) FROM ${appendMissingIds('generated_attach_ids', '$2::jsonb')}),
+         failed_images = GREATEST(failed_images, $3),
+         updated_at = now()
+   WHERE job_id = $1`;
+
 export function createJobStore(pool: Pool) {
   return {
     async findJob(jobId: string): Promise<JobRow | undefined> {
@@ -118,42 +130,37 @@ export function createJobStore(pool: Pool) {
     },
 
     /**
-     * One row per object path, however often this runs: the advisory lock serialises two attempts racing on
-     * the same path (quel_attach has no unique key on it), and it ends with the transaction, as a pooler needs.
+     * An image's `quel_attach` row and its share of the job's progress, in one transaction, so the polled ids
+     * never name a row that does not exist. One row per object path however often this runs: the advisory lock
+     * serialises attempts racing on one path (quel_attach has no unique key on it) and ends with the
+     * transaction, as a pooler needs. Returns the row's id.
      */
-    async recordAttachment(attachment: NewAttachment): Promise<number> {
+    async recordImage(jobId: string, attachment: NewAttachment, failedImages: number): Promise<number> {
       return inTransaction(pool, async (client) => {
         await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [attachment.path]);
         const existing = await client.query<{ attachId: number }>(
           'SELECT attach_id AS "attachId" FROM quel_attach WHERE attach_file_path = $1 ORDER BY attach_id LIMIT 1',
           [attachment.path],
         );
-        if (existing.rows[0]) return existing.rows[0].attachId;
-        const inserted = await client.query<{ attachId: number }>(
-          `INSERT INTO quel_attach (attach_original_name, attach_file_name, attach_file_path, attach_file_size,
-                                    attach_file_type, attach_directory, attach_storage_type)
-           VALUES ($1, $1, $2, $3, $4, $2, 'supabase')
-           RETURNING attach_id AS "attachId"`,
-          [attachment.fileName, attachment.path, attachment.size, attachment.mimeType],
-        );
-        return inserted.rows[0]!.attachId;
+        const attachId =
+          existing.rows[0]?.attachId ??
+          (
+            await client.query<{ attachId: number }>(
+              `INSERT INTO quel_attach (attach_original_name, attach_file_name, attach_file_path, attach_file_size,
+                                        attach_file_type, attach_directory, attach_storage_type)
+               VALUES ($1, $1, $2, $3, $4, $2, 'supabase')
+               RETURNING attach_id AS "attachId"`,
+              [attachment.fileName, attachment.path, attachment.size, attachment.mimeType],
+            )
+          ).rows[0]!.attachId;
+        await client.query(PROGRESS_UPDATE, [jobId, JSON.stringify([attachId]), failedImages]);
+        return attachId;
       });
     },
 
-    /**
-     * Progress as absolute values merged into what is there: ids are added once, counts follow the ids, and
-     * a late or repeated write can never make the numbers the front end polls go backwards.
-     */
+    /** Progress alone, for an image given up on. */
     async recordProgress(jobId: string, attachIds: number[], failedImages: number): Promise<void> {
-      await pool.query(
-        `UPDATE quel_production_jobs
-            SET (generated_attach_ids, completed_images) =
-                  (SELECT ids, jsonb_array_length(ids) FROM ${appendMissingIds('generated_attach_ids', '$2::jsonb')}),
-                failed_images = GREATEST(failed_images, $3),
-                updated_at = now()
-          WHERE job_id = $1`,
-        [jobId, JSON.stringify(attachIds), failedImages],
-      );
+      await pool.query(PROGRESS_UPDATE, [jobId, JSON.stringify(attachIds), failedImages]);
     },
 
     /**

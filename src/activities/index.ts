@@ -135,17 +135,17 @@ export function createActivities(deps: ActivityDependencies) {
       return { path, fileName, mimeType: image.mimeType, size: image.bytes.length };
     },
 
-    /** Phase 3, record: one `quel_attach` row per path, however often it runs. */
-    async recordAttachment(image: StoredImage): Promise<number> {
-      return db.recordAttachment({
-        fileName: image.fileName,
-        path: image.path,
-        size: image.size,
-        mimeType: image.mimeType,
-      });
+    /** Phase 3, record and report: the image's row and the polled progress, in one transaction. */
+    async recordImage(record: { jobId: string; image: StoredImage; failedImages: number }): Promise<number> {
+      const { image } = record;
+      return db.recordImage(
+        record.jobId,
+        { fileName: image.fileName, path: image.path, size: image.size, mimeType: image.mimeType },
+        record.failedImages,
+      );
     },
 
-    /** Phase 3, report: the polled row's progress, merged so it never goes backwards. */
+    /** Phase 3, report an image given up on: progress merged, so it never goes backwards. */
     async recordProgress(progress: { jobId: string; attachIds: number[]; failedImages: number }): Promise<void> {
       await db.recordProgress(progress.jobId, progress.attachIds, progress.failedImages);
     },

@@ -167,7 +167,8 @@ async function makeImages(plan: JobPlan, concurrency: number, progress: ImageJob
   const makeImage = async (target: ImageTarget): Promise<void> => {
     try {
       const image = await gemini.generateImage({ jobId: plan.jobId, prompt: plan.prompt, source: plan.source, target });
-      progress.attachIds.push(await jobSteps.recordAttachment(image));
+      const attachId = await jobSteps.recordImage({ jobId: plan.jobId, image, failedImages: progress.failedImages });
+      progress.attachIds.push(attachId);
       progress.completedImages = progress.attachIds.length;
       metrics.imagesMade.add(1);
     } catch (error) {
@@ -175,12 +176,13 @@ async function makeImages(plan: JobPlan, concurrency: number, progress: ImageJob
       progress.failedImages += 1;
       metrics.imagesFailed.add(1);
       log.warn('image failed', { jobId: plan.jobId, stem: target.stem, reason: reasonOf(error) });
+      await jobSteps.recordProgress({
+        jobId: plan.jobId,
+        attachIds: progress.attachIds,
+        failedImages: progress.failedImages,
+      });
     }
-    await jobSteps.recordProgress({
-      jobId: plan.jobId,
-      attachIds: progress.attachIds,
-      failedImages: progress.failedImages,
-    });
+    describeProgress(progress);
   };
 
   let next = 0;
