@@ -23,9 +23,10 @@ export interface ActivityDependencies {
   imageConcurrency: number;
   /** Values scrubbed from every error an activity throws. */
   secrets?: readonly string[];
-  /** Bytes of source images kept in memory, shared by every image of every job on this worker. */
-  sourceCacheBytes?: number;
 }
+
+/** Source images kept in memory, shared by every image of every job on this worker. */
+const SOURCE_CACHE_BYTES = 200 * 1024 * 1024;
 
 /** 429s waited out within one attempt before it fails (and Temporal retries after the server's delay). */
 const RATE_LIMIT_WAITS_PER_ATTEMPT = 3;
@@ -46,7 +47,7 @@ export function createActivities(deps: ActivityDependencies) {
 
   // One download per source per worker, however many of its images are in flight (concurrent fetches share one).
   const sources = new LRUCache<string, Buffer>({
-    maxSize: deps.sourceCacheBytes ?? 200 * 1024 * 1024,
+    maxSize: SOURCE_CACHE_BYTES,
     sizeCalculation: (bytes) => Math.max(1, bytes.length),
     ttl: 30 * 60_000,
     fetchMethod: async (path) => storage.download(path),

@@ -10,6 +10,7 @@ import { createImageStore, createStorageClient } from '../activities/storage';
 import { runBridge } from '../bridge';
 import { createJobQueue } from '../bridge/queue';
 import { loadBridgeConfig, loadWorkerConfig } from '../config';
+import { abortOnSignals, runEntryPoint } from '../entry-point';
 import { createLogger } from '../logger';
 import { applyMigrations } from '../migrate';
 import { SEARCH_ATTRIBUTES, workflowIdForJob } from '../shared';
@@ -116,8 +117,7 @@ async function main(once: boolean): Promise<number> {
     cleanups.unshift(() => pool.end());
     if (embeddedDatabase) await applyMigrations(pool);
 
-    const stop = new AbortController();
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+    const stop = abortOnSignals();
     const serving = Promise.all([
       runWorker(workerConfig, log.child({ component: 'worker' }), stop.signal),
       runBridge(bridgeConfig, log.child({ component: 'bridge' }), stop.signal),
@@ -223,10 +223,4 @@ async function printResults(pool: Pool, jobId: string, locate: (objectPath: stri
   console.table(rows);
 }
 
-main(parseArgs({ options: { once: { type: 'boolean', default: false } } }).values.once).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(`\ndemo failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+runEntryPoint(() => main(parseArgs({ options: { once: { type: 'boolean', default: false } } }).values.once));
