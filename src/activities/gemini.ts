@@ -27,6 +27,18 @@ export type ImageGenerator = ReturnType<typeof createImageGenerator>;
 
 const VARIATION_INSTRUCTION = '\n\nPlease generate 1 different variation of this image.';
 
+/**
+ * Names the image a call is for (`{jobId}/{stem}`), so a request log on the far side (a proxy's, or the test
+ * double's) can tell a retry of one image from a call for another. Gemini ignores it.
+ */
+export const IMAGE_KEY_HEADER = 'x-quel-image-key';
+
+export interface VariationCall {
+  /** `{jobId}/{stem}`: ids only, nothing secret or personal. */
+  imageKey: string;
+  signal?: AbortSignal;
+}
+
 /** Finish reasons that mean the model refused, as opposed to simply answering without an image. */
 const BLOCKING_FINISH_REASONS = new Set([
   'SAFETY',
@@ -49,7 +61,8 @@ export function createGeminiClient(settings: GeminiSettings): GoogleGenAI {
 
 export function createImageGenerator(client: GoogleGenAI, settings: Pick<GeminiSettings, 'model' | 'timeoutMs'>) {
   return {
-    async generateVariation(prompt: string, source: SourceImage, signal?: AbortSignal): Promise<GeneratedImage> {
+    async generateVariation(prompt: string, source: SourceImage, call: VariationCall): Promise<GeneratedImage> {
+      const { signal } = call;
       let response: GenerateContentResponse;
       try {
         response = await client.models.generateContent({
@@ -63,7 +76,12 @@ export function createImageGenerator(client: GoogleGenAI, settings: Pick<GeminiS
               ],
             },
           ],
-          config: { responseModalities: ['TEXT', 'IMAGE'], abortSignal: signal },
+          config: {
+            responseModalities: ['TEXT', 'IMAGE'],
+            abortSignal: signal,
+            // Merged into the client's options (key, base URL and timeout stay).
+            httpOptions: { headers: { [IMAGE_KEY_HEADER]: call.imageKey } },
+          },
         });
       } catch (error) {
         // Aborted by the activity's own cancellation: hand Temporal its reason, not a Gemini error.

@@ -126,7 +126,7 @@ export function createActivities(deps: ActivityDependencies) {
         return { ...found, fileName: found.path.slice(target.folder.length + 1) };
       }
       const key = `${target.folder}/${target.stem}`;
-      const image = unstored.get(key) ?? (await generate(request));
+      const image = unstored.get(key) ?? (await generate({ ...request, imageKey: `${request.jobId}/${target.stem}` }));
       unstored.set(key, image);
       const fileName = `${target.stem}.${image.extension}`;
       const path = `${target.folder}/${fileName}`;
@@ -168,7 +168,11 @@ export function createActivities(deps: ActivityDependencies) {
     },
   };
 
-  async function generate(request: { prompt: string; source: JobPlan['source'] }): Promise<GeneratedImage> {
+  async function generate(request: {
+    prompt: string;
+    source: JobPlan['source'];
+    imageKey: string;
+  }): Promise<GeneratedImage> {
     const context = Context.current();
     const bytes = await sources.fetch(request.source.path);
     if (!bytes) {
@@ -186,7 +190,7 @@ export function createActivities(deps: ActivityDependencies) {
             gemini.generateVariation(
               request.prompt,
               { bytes, mimeType: request.source.mimeType },
-              context.cancellationSignal,
+              { imageKey: request.imageKey, signal: context.cancellationSignal },
             ),
           );
         } catch (error) {

@@ -16,7 +16,8 @@ import { noiseJpeg, noisePng, noiseWebp, stampPng } from './synthetic-images';
  * `@google/genai` sends and parses (see /work/shared/reference/wire.md), so the real SDK runs against it.
  */
 
-export type GeminiImageMime = 'image/png' | 'image/jpeg' | 'image/webp';
+/** GIF is a type Gemini may send and the product cannot store. */
+export type GeminiImageMime = 'image/png' | 'image/jpeg' | 'image/webp' | 'image/gif';
 export type GeminiBehaviour =
   | { kind: 'image'; mimeType?: GeminiImageMime; declaredMimeType?: string; withText?: boolean }
   | { kind: 'server-error'; status?: 500 | 503 | 504 }
@@ -38,6 +39,8 @@ export interface GeminiRequestRecord {
   imageBytes: number;
   imageSha256: string | undefined;
   behaviour: GeminiBehaviour['kind'];
+  /** The product's `x-quel-image-key` header: which image (`{jobId}/{stem}`) the call was for. */
+  imageKey: string | undefined;
   /** HTTP status answered; 0 while unanswered, and for ever when the request hung or the client left. */
   status: number;
   /** sha256 of the image bytes answered, when any. */
@@ -66,6 +69,7 @@ interface ParsedRequest {
   image: Buffer | undefined;
 }
 
+const ONE_PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 const GENERATE_CONTENT_PATH = /^\/([^/]+)\/models\/([^/]+):generateContent$/;
 const DEFAULT_IMAGE_SIZE = { width: 64, height: 64 };
 const USAGE = { promptTokenCount: 1290, candidatesTokenCount: 1290, totalTokenCount: 2580 };
@@ -125,6 +129,7 @@ export class GeminiDouble {
       ? { kind: 'invalid-argument' }
       : this.nextBehaviour({ index, prompt: parsed?.prompt ?? '', model });
     const record = recordOf(index, model, apiKey, parsed, behaviour.kind);
+    record.imageKey = headerValue(req, 'x-quel-image-key');
     this.requests.push(record);
     if (behaviour.kind === 'hang') return; // the socket is released when the client aborts or on stop()
     if (!(await waitUnlessClientGone(res, this.latencyMs))) return;
@@ -175,6 +180,7 @@ export class GeminiDouble {
   private imageBytes(mimeType: GeminiImageMime): Buffer {
     if (mimeType === 'image/jpeg') return noiseJpeg();
     if (mimeType === 'image/webp') return noiseWebp();
+    if (mimeType === 'image/gif') return ONE_PIXEL_GIF;
     const { width, height } = this.options.imageSize ?? DEFAULT_IMAGE_SIZE;
     this.basePng ??= noisePng(width, height);
     return stampPng(this.basePng, `answer ${this.requests.length} ${randomBytes(8).toString('hex')}`);
@@ -198,6 +204,7 @@ function recordOf(
     imageBytes: parsed?.image?.length ?? 0,
     imageSha256: parsed?.image ? sha256(parsed.image) : undefined,
     behaviour,
+    imageKey: undefined,
     status: 0,
   };
 }

@@ -36,7 +36,11 @@ export interface StorageRequestRecord {
   upsert?: boolean;
   contentType?: string;
   bytes?: number;
+  /** sha256 of an upload's bytes, set when it was stored. */
+  sha256?: string;
 }
+
+export type UploadFaultChooser = (path: string) => 500 | 502 | 503 | undefined;
 
 export type StorageRouteName =
   | 'upload'
@@ -97,6 +101,7 @@ export class StorageDouble {
   private readonly buckets = new Map<string, Map<string, ObjectEntry>>();
   private readonly signedUrls = new Map<string, SignedUrlGrant>();
   private pendingFaults: { count: number; status: 500 | 502 | 503 } = { count: 0, status: 500 };
+  private faultChooser: UploadFaultChooser | undefined;
 
   private constructor(
     private readonly server: http.Server,
@@ -134,6 +139,11 @@ export class StorageDouble {
   /** The next `count` uploads (POST or PUT) read their body, store nothing and answer `status`. */
   failNextUploads(count: number, status: 500 | 502 | 503 = 500): void {
     this.pendingFaults = { count, status };
+  }
+
+  /** Asked at every upload once `failNextUploads` is spent: a status fails it, undefined lets it through. */
+  failUploadsWhen(chooser: UploadFaultChooser | undefined): void {
+    this.faultChooser = chooser;
   }
 
   stop(): Promise<void> {
@@ -220,7 +230,7 @@ export class StorageDouble {
     if (!file) return invalidRequest('No content provided');
     record.contentType = file.contentType;
     record.bytes = file.bytes.length;
-    const fault = this.takeFault();
+    const fault = this.takeFault(path);
     if (fault) return fault;
     const objects = this.buckets.get(bucket);
     if (!objects) return noSuchBucket();
@@ -230,13 +240,19 @@ export class StorageDouble {
       return storageError('409', 'ResourceAlreadyExists', 'Duplicate', 'The resource already exists');
     }
     const entry = this.store(objects, path, file);
+    record.sha256 = createHash('sha256').update(file.bytes).digest('hex');
     return { status: 200, json: { Id: entry.id, Key: `${bucket}/${path}` } };
   }
 
-  private takeFault(): Answer | undefined {
-    if (this.pendingFaults.count === 0) return undefined;
-    this.pendingFaults.count -= 1;
-    const { status } = this.pendingFaults;
+  private takeFault(path: string): Answer | undefined {
+    let status: number | undefined;
+    if (this.pendingFaults.count > 0) {
+      this.pendingFaults.count -= 1;
+      status = this.pendingFaults.status;
+    } else {
+      status = this.faultChooser?.(path);
+    }
+    if (status === undefined) return undefined;
     return { status, json: { statusCode: String(status), error: 'internal', message: 'injected fault' } };
   }
 
