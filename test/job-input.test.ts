@@ -39,6 +39,8 @@ describe('checkJobInput', () => {
     [{ ...valid, userId: 'u'.repeat(500) }, 'userId is unsafe for a storage path (allowed: 1-128 of A-Z a-z 0-9 - _)'],
     [{ ...valid, userId: 'jürgen' }, 'userId is unsafe for a storage path (allowed: 1-128 of A-Z a-z 0-9 - _)'],
     [{ ...valid, userId: undefined }, 'userId is missing'],
+    [{ ...valid, userId: -1 }, 'userId must be a string or a whole number'],
+    [{ ...valid, userId: true }, 'userId must be a string or a whole number'],
     [{ ...valid, mergedImageAttachId: undefined }, 'mergedImageAttachId (the source image) is missing'],
     [{ ...valid, mergedImageAttachId: 'abc' }, 'mergedImageAttachId must be a whole number'],
     ['just a string', 'job_input_data is not a JSON object'],

@@ -211,6 +211,21 @@ describe('imageJob workflow', () => {
     expect(stub.calls.markedFailed).toEqual([]);
   });
 
+  test('a statement the database rejects for good while loading still ends the row, with the error kept', async () => {
+    const stub = stubActivities({
+      load: () => {
+        throw ApplicationFailure.nonRetryable('database rejected a statement (42703)', FailureType.databasePermanent);
+      },
+    });
+    const error = await run(stub, 'job-7').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const failure = (error as WorkflowFailedError).cause?.cause;
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect((failure as ApplicationFailure).type).toBe(FailureType.databasePermanent);
+    expect(stub.calls.markedFailed).toEqual(['job-7']);
+    expect(stub.calls.generate.size).toBe(0);
+  });
+
   test('an already completed job is left alone', async () => {
     const stub = stubActivities({ load: () => ({ state: 'completed', jobId: 'job-1' }) });
     const result = await run(stub);

@@ -101,11 +101,17 @@ export function createJobStore(pool: Pool) {
     },
 
     async findAttachment(attachId: number): Promise<AttachmentRow | undefined> {
-      const { rows } = await pool.query<AttachmentRow>(
-        'SELECT attach_id AS "attachId", attach_file_path AS "filePath" FROM quel_attach WHERE attach_id = $1',
-        [attachId],
-      );
-      return rows[0];
+      try {
+        const { rows } = await pool.query<AttachmentRow>(
+          'SELECT attach_id AS "attachId", attach_file_path AS "filePath" FROM quel_attach WHERE attach_id = $1',
+          [attachId],
+        );
+        return rows[0];
+      } catch (error) {
+        // An id beyond the column's range (22003, numeric value out of range) names no row, whatever its width.
+        if ((error as { code?: unknown }).code === '22003') return undefined;
+        throw error;
+      }
     },
 
     /**

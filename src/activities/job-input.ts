@@ -44,7 +44,13 @@ function jobInputSchema(maxImagesPerJob: number) {
           `quantity is above the limit of ${maxImagesPerJob} images per job`,
         ),
       userId: z
-        .union([z.string(), z.number().int().nonnegative().transform(String)], { error: 'userId is missing' })
+        .unknown()
+        .refine((value) => value !== undefined && value !== null, 'userId is missing')
+        .pipe(
+          z.union([z.string(), z.number().int().nonnegative().transform(String)], {
+            error: 'userId must be a string or a whole number',
+          }),
+        )
         .refine((id) => USER_ID.test(id), 'userId is unsafe for a storage path (allowed: 1-128 of A-Z a-z 0-9 - _)'),
       mergedImageAttachId: z
         .unknown()

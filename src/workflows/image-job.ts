@@ -121,7 +121,9 @@ async function loadJob(jobId: string): Promise<JobPlan | undefined> {
       throw error;
     }
     const cause = error instanceof ActivityFailure ? error.cause : undefined;
-    if (cause instanceof ApplicationFailure && cause.type === FailureType.invalidJobData) {
+    // Whatever stopped loading for good (bad data, a statement the database rejects), the row must not stay
+    // `pending` for the front end to poll forever. A job that does not exist has no row to end.
+    if (!(cause instanceof ApplicationFailure && cause.type === FailureType.jobNotFound)) {
       await jobSteps.markJobFailed(jobId);
     }
     if (
