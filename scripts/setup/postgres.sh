@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Starts the project's own PostgreSQL server (data in .data/postgres, loopback only) unless it already runs,
 # installing Debian's postgresql when missing. Prints its admin connection string.
-# `postgres.sh stop` stops it again.
+# `postgres.sh stop` stops it again; `postgres.sh remove` stops it and deletes its data (not the default one's).
+# QUEL_PG_PORT starts another, private cluster (the chaos run restarts one), with its data apart.
 source "$(dirname "$0")/common.sh"
-PORT="${QUEL_PG_PORT:-54329}"
+DEFAULT_PORT=54329
+PORT="${QUEL_PG_PORT:-$DEFAULT_PORT}"
 PGDATA_DIR="$DATA_DIR/postgres"
+[ "$PORT" = "$DEFAULT_PORT" ] || PGDATA_DIR="$DATA_DIR/postgres-$PORT"
 SERVICE_USER=postgres
 URL="postgresql://postgres@127.0.0.1:$PORT/postgres"
 
@@ -26,8 +29,12 @@ if [ "$(id -u)" = 0 ]; then
 else
   SERVICE_USER="$(id -un)"
 fi
-if [ "${1:-}" = stop ]; then
-  [ -f "$PGDATA_DIR/postmaster.pid" ] && as_service_user "$(pg_bin pg_ctl)" -D "$PGDATA_DIR" -m fast stop >&2
+if [ "${1:-}" = stop ] || [ "${1:-}" = remove ]; then
+  if [ -f "$PGDATA_DIR/postmaster.pid" ]; then as_service_user "$(pg_bin pg_ctl)" -D "$PGDATA_DIR" -m fast stop >&2; fi
+  if [ "${1:-}" = remove ]; then
+    [ "$PORT" != "$DEFAULT_PORT" ] || die "refusing to remove the default cluster's data"
+    rm -rf "$PGDATA_DIR"
+  fi
   exit 0
 fi
 if "$(pg_bin pg_isready)" -q -h 127.0.0.1 -p "$PORT"; then

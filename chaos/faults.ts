@@ -1,0 +1,96 @@
+import type { GeminiBehaviour } from '../test/doubles/gemini-double';
+import type { UploadFaultChooser } from '../test/doubles/storage-double';
+
+/** A small seeded generator (mulberry32): the same seed gives the same fault plan and the same answer sequence. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export type ProcessFault = 'worker_sigkill' | 'bridge_sigkill' | 'redis_restart' | 'postgres_restart';
+export type AnswerFault = 'gemini_5xx' | 'gemini_429' | 'gemini_hang' | 'gemini_safety_block' | 'storage_5xx';
+export type FaultKind = ProcessFault | AnswerFault;
+
+export interface ScheduledFault {
+  atMs: number;
+  kind: ProcessFault;
+}
+
+/** The process faults at random moments within the window, in the order they will happen. */
+export function planProcessFaults(
+  random: () => number,
+  counts: Record<ProcessFault, number>,
+  windowMs: { from: number; to: number },
+): ScheduledFault[] {
+  const plan: ScheduledFault[] = [];
+  for (const [kind, count] of Object.entries(counts) as Array<[ProcessFault, number]>) {
+    for (let i = 0; i < count; i++) {
+      plan.push({ kind, atMs: Math.round(windowMs.from + random() * (windowMs.to - windowMs.from)) });
+    }
+  }
+  return plan.sort((a, b) => a.atMs - b.atMs);
+}
+
+/** The rates: of Gemini calls 20 % 5xx, 10 % 429, 5 % hang, 5 % safety block; of uploads 10 % 5xx. */
+export const RATES = { gemini5xx: 0.2, gemini429: 0.1, geminiHang: 0.05, geminiBlock: 0.05, storage5xx: 0.1 };
+
+export class FaultLog {
+  readonly counts: Record<FaultKind, number> = {
+    worker_sigkill: 0,
+    bridge_sigkill: 0,
+    redis_restart: 0,
+    postgres_restart: 0,
+    gemini_5xx: 0,
+    gemini_429: 0,
+    gemini_hang: 0,
+    gemini_safety_block: 0,
+    storage_5xx: 0,
+  };
+
+  count(kind: FaultKind): void {
+    this.counts[kind] += 1;
+  }
+
+  get total(): number {
+    return Object.values(this.counts).reduce((sum, n) => sum + n, 0);
+  }
+}
+
+/** Each Gemini call draws its fate; the rest are answered with an image. */
+export function geminiFaults(random: () => number, log: FaultLog): () => GeminiBehaviour {
+  return () => {
+    const draw = random();
+    let edge = RATES.gemini5xx;
+    if (draw < edge) {
+      log.count('gemini_5xx');
+      return { kind: 'server-error', status: draw < edge / 2 ? 500 : 503 };
+    }
+    if (draw < (edge += RATES.gemini429)) {
+      log.count('gemini_429');
+      return { kind: 'rate-limited', retryDelay: '1s' };
+    }
+    if (draw < (edge += RATES.geminiHang)) {
+      log.count('gemini_hang');
+      return { kind: 'hang' };
+    }
+    if (draw < (edge += RATES.geminiBlock)) {
+      log.count('gemini_safety_block');
+      return draw < edge - RATES.geminiBlock / 2 ? { kind: 'prompt-blocked' } : { kind: 'output-blocked' };
+    }
+    return { kind: 'image' };
+  };
+}
+
+export function storageFaults(random: () => number, log: FaultLog): UploadFaultChooser {
+  return () => {
+    if (random() >= RATES.storage5xx) return undefined;
+    log.count('storage_5xx');
+    return 503;
+  };
+}

@@ -1,0 +1,373 @@
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Pool } from 'pg';
+import { applyMigrations } from '../src/migrate';
+import { workflowIdForJob } from '../src/shared';
+import { GeminiDouble } from '../test/doubles/gemini-double';
+import { noisePng } from '../test/doubles/synthetic-images';
+import { StorageDouble } from '../test/doubles/storage-double';
+import { PostgresServer } from '../test/support/postgres-server';
+import { RedisServer } from '../test/support/redis';
+import { insertAttachment, insertJob, insertProduction } from '../test/support/seed';
+import { spawnService, type ServiceProcess } from '../test/support/service-process';
+import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY } from '../test/support/stack';
+import { quietLogger, startTemporal } from '../test/support/temporal';
+import {
+  FaultLog,
+  geminiFaults,
+  planProcessFaults,
+  RATES,
+  seededRandom,
+  storageFaults,
+  type ScheduledFault,
+} from './faults';
+import { checkInvariants, type SubmittedJob, type Verdict } from './invariants';
+
+/**
+ * `npm run chaos [-- --quick] [--seed N] [--json FILE]`: jobs submitted through Redis to the worker and bridge
+ * running as their own processes, while processes are killed, servers restarted and the doubles misbehave;
+ * then every invariant of the pipeline is checked over what is left.
+ */
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    seed: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+const seed = flags.seed === undefined ? Math.floor(Math.random() * 1e6) : Number(flags.seed);
+if (!Number.isSafeInteger(seed) || seed < 0)
+  throw new Error(`--seed must be a non-negative integer, got ${flags.seed}`);
+
+// Pushes and faults overlap, so ids are in Redis, in the bridge's hands and in flight when things break.
+const PLAN = flags.quick
+  ? { jobs: 8, workerKills: 1, pushOverMs: 10_000, faultsWithinMs: { from: 1_500, to: 12_000 }, deadlineMs: 150_000 }
+  : { jobs: 30, workerKills: 3, pushOverMs: 30_000, faultsWithinMs: { from: 2_000, to: 32_000 }, deadlineMs: 300_000 };
+const IMAGES_PER_JOB = 3;
+const QUEUE_KEY = 'chaos:queue';
+const TASK_QUEUE = 'chaos';
+/** Short, so that hung calls end well inside the run; the product's default is 120 s. */
+const GEMINI_TIMEOUT_MS = 4_000;
+/** A restarted Redis comes back empty; the sweep then starts what was lost, after this long pending. */
+const SWEEP = { staleAfterSeconds: 10, everySeconds: 5 };
+
+const random = seededRandom(seed);
+const faults = new FaultLog();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main(): Promise<number> {
+  const logDir = path.resolve('.data', 'chaos', `seed-${seed}`);
+  mkdirSync(logDir, { recursive: true });
+  console.log(`chaos: ${flags.quick ? 'quick' : 'full'} run, seed ${seed} (repeat with --seed ${seed})`);
+
+  const [temporal, redis, postgres, gemini, storage, bundlePath] = await Promise.all([
+    startTemporal(),
+    RedisServer.start(),
+    PostgresServer.start(),
+    GeminiDouble.start({ apiKey: FAKE_GEMINI_KEY, latencyMs: 800 }),
+    StorageDouble.start({ serviceKey: FAKE_SERVICE_KEY }),
+    writeWorkflowBundle(logDir),
+  ]);
+  const pool = new Pool({ connectionString: postgres.url, max: 4 });
+  pool.on('error', () => undefined); // connections die with the Postgres restart; queries are retried below
+  const processes = new Processes(temporal, redis, postgres, gemini, storage, bundlePath, logDir);
+  try {
+    await applyMigrations(pool);
+    gemini.respondWith(geminiFaults(random, faults));
+    storage.failUploadsWhen(storageFaults(random, faults));
+    const schedule = planProcessFaults(
+      random,
+      { worker_sigkill: PLAN.workerKills, bridge_sigkill: 1, redis_restart: 1, postgres_restart: 1 },
+      PLAN.faultsWithinMs,
+    );
+    console.log(`  faults planned: ${schedule.map((f) => `${f.kind} at ${(f.atMs / 1000).toFixed(1)} s`).join(', ')}`);
+    await processes.startWorker();
+    await processes.startBridge();
+
+    const startedAt = Date.now();
+    const injecting = injectFaults(schedule, startedAt, processes, redis, postgres);
+    const jobs = await submitJobs(pool, storage, redis);
+    await injecting;
+    console.log(`  ${jobs.length} jobs submitted, all faults injected; waiting for every job to end`);
+    await waitForJobsToEnd(pool, jobs, startedAt + PLAN.deadlineMs);
+    const elapsedS = (Date.now() - startedAt) / 1000;
+    // A workflow closes after its row's final write, later still when that write's answer was lost to a fault.
+    await waitForWorkflowsToClose(temporal, jobs, startedAt + PLAN.deadlineMs);
+    await processes.stopAll();
+
+    const verdict = await checkInvariants({
+      pool,
+      client: temporal.client,
+      storage,
+      geminiRequests: gemini.requests,
+      jobs,
+      logs: processes.logs(),
+      secrets: [FAKE_GEMINI_KEY, FAKE_SERVICE_KEY],
+    });
+    return report(verdict, jobs, elapsedS, gemini.requests.length, logDir);
+  } finally {
+    await processes.stopAll();
+    await pool.end().catch(() => undefined);
+    await Promise.allSettled([temporal.teardown(), redis.stop(), postgres.remove(), gemini.stop(), storage.stop()]);
+  }
+}
+
+/** The worker and bridge as deployed: their own processes, configured by environment only. */
+class Processes {
+  private worker?: ServiceProcess;
+  private bridge?: ServiceProcess;
+  private readonly finished: string[] = [];
+
+  constructor(
+    private readonly temporal: TestWorkflowEnvironment,
+    private readonly redis: RedisServer,
+    private readonly postgres: PostgresServer,
+    private readonly gemini: GeminiDouble,
+    private readonly storage: StorageDouble,
+    private readonly bundlePath: string,
+    private readonly logDir: string,
+  ) {}
+
+  async startWorker(): Promise<void> {
+    this.worker = await this.start('worker', {
+      TEMPORAL_ADDRESS: this.temporal.address,
+      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+      DATABASE_URL: this.postgres.url,
+      SUPABASE_URL: this.storage.url,
+      SUPABASE_SERVICE_ROLE_KEY: FAKE_SERVICE_KEY,
+      GEMINI_API_KEY: FAKE_GEMINI_KEY,
+      GEMINI_BASE_URL: this.gemini.baseUrl,
+      GEMINI_TIMEOUT_MS: String(GEMINI_TIMEOUT_MS),
+      WORKFLOW_BUNDLE_PATH: this.bundlePath,
+      LOG_LEVEL: 'info',
+    });
+  }
+
+  async startBridge(): Promise<void> {
+    this.bridge = await this.start('bridge', {
+      TEMPORAL_ADDRESS: this.temporal.address,
+      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+      REDIS_URL: this.redis.url,
+      QUEUE_KEY,
+      BRIDGE_ID: 'chaos-bridge', // the same after a restart, so it re-drives what the killed one had taken
+      SWEEP_STALE_AFTER_SECONDS: String(SWEEP.staleAfterSeconds),
+      SWEEP_EVERY_SECONDS: String(SWEEP.everySeconds),
+      LOG_LEVEL: 'info',
+    });
+  }
+
+  async kill(kind: 'worker' | 'bridge'): Promise<void> {
+    const victim = kind === 'worker' ? this.worker : this.bridge;
+    if (!victim) return;
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    this.keep(kind, victim);
+    await (kind === 'worker' ? this.startWorker() : this.startBridge());
+  }
+
+  async stopAll(): Promise<void> {
+    for (const [kind, service] of [
+      ['bridge', this.bridge],
+      ['worker', this.worker],
+    ] as const) {
+      if (!service) continue;
+      service.child.kill('SIGTERM');
+      await service.exited;
+      this.keep(kind, service);
+    }
+    this.worker = this.bridge = undefined;
+  }
+
+  logs(): string {
+    return this.finished.join('\n');
+  }
+
+  private keep(kind: string, service: ServiceProcess): void {
+    this.finished.push(service.output());
+    writeFileSync(path.join(this.logDir, `${kind}-${this.finished.length}.log`), service.output());
+  }
+
+  private async start(kind: 'worker' | 'bridge', env: Record<string, string>): Promise<ServiceProcess> {
+    const service = spawnService(kind, env);
+    const failed = service.exited.then((code) => {
+      throw new Error(`the ${kind} exited (${code}) before it served:\n${service.output()}`);
+    });
+    await Promise.race([service.started, failed]);
+    failed.catch(() => undefined); // a later exit is a kill of ours
+    return service;
+  }
+}
+
+/** The process faults, each at its planned moment after the start. */
+async function injectFaults(
+  schedule: ScheduledFault[],
+  startedAt: number,
+  processes: Processes,
+  redis: RedisServer,
+  postgres: PostgresServer,
+): Promise<void> {
+  for (const fault of schedule) {
+    await sleep(startedAt + fault.atMs - Date.now());
+    console.log(`  +${((Date.now() - startedAt) / 1000).toFixed(1)} s: ${fault.kind}`);
+    faults.count(fault.kind);
+    switch (fault.kind) {
+      case 'worker_sigkill':
+        await processes.kill('worker');
+        break;
+      case 'bridge_sigkill':
+        await processes.kill('bridge');
+        break;
+      case 'redis_restart':
+        await redis.stop();
+        await sleep(1_000);
+        await redis.restart();
+        break;
+      case 'postgres_restart':
+        await postgres.restart(2_000);
+        break;
+    }
+  }
+}
+
+/** As the front end does it: the rows first, then the id onto Redis; spread over the push window. */
+async function submitJobs(pool: Pool, storage: StorageDouble, redis: RedisServer): Promise<SubmittedJob[]> {
+  const pusher = redis.client();
+  pusher.on('error', () => undefined); // the Redis restart; ioredis reconnects and resends
+  const productions: string[] = [];
+  const jobs: SubmittedJob[] = [];
+  try {
+    for (let i = 0; i < PLAN.jobs; i++) {
+      // Some productions get two jobs, so their photo's ids come from both.
+      const reuse = productions.length > 0 && i % 3 === 2;
+      const productionId = reuse ? productions.at(-1)! : await persistently(() => insertProduction(pool));
+      if (!reuse) productions.push(productionId);
+      const userId = `chaos${seed}u${i}`;
+      const sourcePath = `merged-images/user-${userId}/merged_${i}.png`;
+      const source = noisePng(48, 32);
+      storage.put(BUCKET, sourcePath, source, 'image/png');
+      const sourceAttachId = await persistently(() => insertAttachment(pool, sourcePath, source.length));
+      const input = { prompt: `chaos job ${i}`, quantity: IMAGES_PER_JOB, userId, mergedImageAttachId: sourceAttachId };
+      const jobId = await persistently(() => insertJob(pool, productionId, input, { totalImages: IMAGES_PER_JOB }));
+      await pusher.lpush(QUEUE_KEY, jobId);
+      jobs.push({ jobId, productionId, userId, quantity: IMAGES_PER_JOB });
+      await sleep(PLAN.pushOverMs / PLAN.jobs);
+    }
+  } finally {
+    pusher.disconnect();
+  }
+  return jobs;
+}
+
+async function waitForJobsToEnd(pool: Pool, jobs: SubmittedJob[], deadline: number): Promise<void> {
+  const ids = jobs.map((job) => job.jobId);
+  let lastOpen = -1;
+  while (Date.now() < deadline) {
+    const { rows } = await persistently(() =>
+      pool.query<{ open: string }>(
+        `SELECT count(*) AS open FROM quel_production_jobs
+          WHERE job_id = ANY($1::uuid[]) AND job_status NOT IN ('completed', 'failed')`,
+        [ids],
+      ),
+    );
+    const open = Number(rows[0]!.open);
+    if (open === 0) return;
+    if (open !== lastOpen) console.log(`  ${open} job(s) still open`);
+    lastOpen = open;
+    await sleep(1_000);
+  }
+  console.log('  deadline reached with jobs still open: they count as stuck');
+}
+
+async function waitForWorkflowsToClose(temporal: TestWorkflowEnvironment, jobs: SubmittedJob[], deadline: number) {
+  let open = [...jobs];
+  while (open.length > 0 && Date.now() < deadline) {
+    const statuses = await Promise.all(
+      open.map((job) => temporal.client.workflow.getHandle(workflowIdForJob(job.jobId)).describe()),
+    );
+    open = open.filter((_, i) => statuses[i]!.status.name === 'RUNNING');
+    if (open.length > 0) await sleep(500);
+  }
+}
+
+/** The run's own database calls ride out the Postgres restart it causes. */
+async function persistently<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= 30) throw error;
+      await sleep(500);
+    }
+  }
+}
+
+/** The workflows bundled once, so each new worker process starts in a second or two. */
+async function writeWorkflowBundle(dir: string): Promise<string> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../src/workflows'),
+    logger: quietLogger,
+  });
+  const file = path.join(dir, 'workflow-bundle.js');
+  writeFileSync(file, code);
+  return file;
+}
+
+function report(verdict: Verdict, jobs: SubmittedJob[], elapsedS: number, geminiCalls: number, logDir: string) {
+  const invariantsChecked = verdict.invariants.reduce((sum, i) => sum + i.checked, 0);
+  const invariantsBroken = verdict.invariants.reduce((sum, i) => sum + i.broken, 0);
+  console.log(`\n| invariant | checked | broken |\n| --- | ---: | ---: |`);
+  for (const invariant of verdict.invariants) {
+    console.log(`| ${invariant.name} | ${invariant.checked} | ${invariant.broken} |`);
+    for (const example of invariant.examples) console.log(`|   e.g. ${example} | | |`);
+  }
+  console.log(`\n| fault | injected |\n| --- | ---: |`);
+  for (const [kind, count] of Object.entries(faults.counts)) console.log(`| ${kind} | ${count} |`);
+  const summary = {
+    seed,
+    quick: flags.quick,
+    jobs: jobs.length,
+    images: jobs.length * IMAGES_PER_JOB,
+    images_made: verdict.imagesMade,
+    jobs_completed: verdict.jobsCompleted,
+    jobs_failed: verdict.jobsFailed,
+    faults_injected: faults.total,
+    faults: faults.counts,
+    rates: RATES,
+    gemini_calls: geminiCalls,
+    gemini_answers_lost_with_a_killed_worker: verdict.answersLost,
+    invariants_checked: invariantsChecked,
+    invariants_broken: invariantsBroken,
+    stuck_jobs: verdict.stuckJobs,
+    duplicates: verdict.duplicates,
+    orphans: verdict.orphans,
+    elapsed_s: Math.round(elapsedS),
+  };
+  console.log(
+    `\n${summary.jobs} jobs, ${summary.images} images (${summary.images_made} made; jobs ${summary.jobs_completed} ` +
+      `completed, ${summary.jobs_failed} failed) in ${summary.elapsed_s} s; ${summary.gemini_calls} Gemini calls; ` +
+      `${summary.faults_injected} faults injected`,
+  );
+  console.log(
+    `invariants checked ${invariantsChecked}, broken ${invariantsBroken}; stuck jobs ${summary.stuck_jobs}, ` +
+      `duplicates ${summary.duplicates}, orphans ${summary.orphans}; process logs in ${logDir}`,
+  );
+  if (flags.json) {
+    writeFileSync(flags.json, JSON.stringify(summary, null, 2) + '\n');
+    console.log(`wrote ${flags.json}`);
+  }
+  const held = invariantsBroken + summary.stuck_jobs + summary.duplicates + summary.orphans === 0;
+  console.log(held ? 'chaos: every invariant held' : 'chaos: INVARIANTS BROKEN');
+  return held ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `npm run chaos [-- --quick] [--seed N] [--json FILE]`: installs what the chaos run needs, then runs it.
+# It starts its own Temporal dev server, Redis and PostgreSQL cluster, so it can restart them freely.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup/deps.sh
+TEMPORAL_CLI_PATH="$(bash scripts/setup/temporal-cli.sh)"
+REDIS_SERVER_BIN="$(bash scripts/setup/redis.sh)"
+export TEMPORAL_CLI_PATH REDIS_SERVER_BIN
+exec node -r ts-node/register/transpile-only chaos/run.ts "$@"
