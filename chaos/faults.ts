@@ -22,18 +22,29 @@ export interface ScheduledFault {
   kind: ProcessFault;
 }
 
-/** The process faults at random moments within the window, in the order they will happen. */
+/** How long the killed bridge stays down, and when, within that, Redis restarts. */
+export const BRIDGE_DOWN_MS = 4_000;
+const REDIS_RESTART_AFTER_BRIDGE_KILL_MS = 2_000;
+
+/**
+ * The process faults at random moments within their windows, in the order they will happen. Redis restarts while
+ * the bridge is down (and ids are still being pushed), so the ids pushed meanwhile are lost with it (it keeps no data) and only the sweep can
+ * start their jobs: the harshest moment for it, chosen on purpose.
+ */
 export function planProcessFaults(
   random: () => number,
-  counts: Record<ProcessFault, number>,
+  counts: { worker_sigkill: number; postgres_restart: number },
   windowMs: { from: number; to: number },
+  bridgeWindowMs: { from: number; to: number },
 ): ScheduledFault[] {
+  const at = (window = windowMs) => Math.round(window.from + random() * (window.to - window.from));
   const plan: ScheduledFault[] = [];
-  for (const [kind, count] of Object.entries(counts) as Array<[ProcessFault, number]>) {
-    for (let i = 0; i < count; i++) {
-      plan.push({ kind, atMs: Math.round(windowMs.from + random() * (windowMs.to - windowMs.from)) });
-    }
+  for (const kind of ['worker_sigkill', 'postgres_restart'] as const) {
+    for (let i = 0; i < counts[kind]; i++) plan.push({ kind, atMs: at() });
   }
+  const bridgeKill = at(bridgeWindowMs);
+  plan.push({ kind: 'bridge_sigkill', atMs: bridgeKill });
+  plan.push({ kind: 'redis_restart', atMs: bridgeKill + REDIS_RESTART_AFTER_BRIDGE_KILL_MS });
   return plan.sort((a, b) => a.atMs - b.atMs);
 }
 

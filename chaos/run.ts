@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
+import { queueKeys } from '../src/bridge/queue';
 import { applyMigrations } from '../src/migrate';
 import { workflowIdForJob } from '../src/shared';
 import { GeminiDouble } from '../test/doubles/gemini-double';
@@ -16,6 +17,7 @@ import { spawnService, type ServiceProcess } from '../test/support/service-proce
 import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY } from '../test/support/stack';
 import { quietLogger, startTemporal } from '../test/support/temporal';
 import {
+  BRIDGE_DOWN_MS,
   FaultLog,
   geminiFaults,
   planProcessFaults,
@@ -45,10 +47,26 @@ if (!Number.isSafeInteger(seed) || seed < 0)
 
 // Pushes and faults overlap, so ids are in Redis, in the bridge's hands and in flight when things break.
 const PLAN = flags.quick
-  ? { jobs: 8, workerKills: 1, pushOverMs: 10_000, faultsWithinMs: { from: 1_500, to: 12_000 }, deadlineMs: 150_000 }
-  : { jobs: 30, workerKills: 3, pushOverMs: 30_000, faultsWithinMs: { from: 2_000, to: 32_000 }, deadlineMs: 300_000 };
+  ? {
+      jobs: 8,
+      workerKills: 1,
+      pushOverMs: 10_000,
+      faultsWithinMs: { from: 1_500, to: 12_000 },
+      bridgeKillWithinMs: { from: 1_500, to: 7_000 },
+      deadlineMs: 150_000,
+    }
+  : {
+      jobs: 30,
+      workerKills: 3,
+      pushOverMs: 30_000,
+      faultsWithinMs: { from: 2_000, to: 32_000 },
+      bridgeKillWithinMs: { from: 2_000, to: 26_000 },
+      deadlineMs: 300_000,
+    };
 const IMAGES_PER_JOB = 3;
 const QUEUE_KEY = 'chaos:queue';
+const BRIDGE_ID = 'chaos-bridge';
+const PROCESSING_KEY = queueKeys({ key: QUEUE_KEY, bridgeId: BRIDGE_ID }).processing;
 const TASK_QUEUE = 'chaos';
 /** Short, so that hung calls end well inside the run; the product's default is 120 s. */
 const GEMINI_TIMEOUT_MS = 4_000;
@@ -57,6 +75,7 @@ const SWEEP = { staleAfterSeconds: 10, everySeconds: 5 };
 
 const random = seededRandom(seed);
 const faults = new FaultLog();
+let lostInRedis = 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<number> {
@@ -81,8 +100,9 @@ async function main(): Promise<number> {
     storage.failUploadsWhen(storageFaults(random, faults));
     const schedule = planProcessFaults(
       random,
-      { worker_sigkill: PLAN.workerKills, bridge_sigkill: 1, redis_restart: 1, postgres_restart: 1 },
+      { worker_sigkill: PLAN.workerKills, postgres_restart: 1 },
       PLAN.faultsWithinMs,
+      PLAN.bridgeKillWithinMs,
     );
     console.log(`  faults planned: ${schedule.map((f) => `${f.kind} at ${(f.atMs / 1000).toFixed(1)} s`).join(', ')}`);
     await processes.startWorker();
@@ -108,7 +128,9 @@ async function main(): Promise<number> {
       logs: processes.logs(),
       secrets: [FAKE_GEMINI_KEY, FAKE_SERVICE_KEY],
     });
-    return report(verdict, jobs, elapsedS, gemini.requests.length, logDir);
+    const startedByBridges = processes.jobsStartedByBridges();
+    const startedBySweep = jobs.filter((job) => !startedByBridges.has(job.jobId)).length;
+    return report(verdict, jobs, { elapsedS, geminiCalls: gemini.requests.length, startedBySweep }, logDir);
   } finally {
     await processes.stopAll();
     await pool.end().catch(() => undefined);
@@ -153,20 +175,28 @@ class Processes {
       TEMPORAL_TASK_QUEUE: TASK_QUEUE,
       REDIS_URL: this.redis.url,
       QUEUE_KEY,
-      BRIDGE_ID: 'chaos-bridge', // the same after a restart, so it re-drives what the killed one had taken
+      BRIDGE_ID, // the same after a restart, so it re-drives what the killed one had taken
       SWEEP_STALE_AFTER_SECONDS: String(SWEEP.staleAfterSeconds),
       SWEEP_EVERY_SECONDS: String(SWEEP.everySeconds),
       LOG_LEVEL: 'info',
     });
   }
 
-  async kill(kind: 'worker' | 'bridge'): Promise<void> {
+  /** SIGKILL, then a new process after `downMs`. */
+  async kill(kind: 'worker' | 'bridge', downMs = 0): Promise<void> {
     const victim = kind === 'worker' ? this.worker : this.bridge;
     if (!victim) return;
     victim.child.kill('SIGKILL');
     await victim.exited;
     this.keep(kind, victim);
+    await sleep(downMs);
     await (kind === 'worker' ? this.startWorker() : this.startBridge());
+  }
+
+  /** Jobs whose workflow a bridge started, by its log lines. */
+  jobsStartedByBridges(): Set<string> {
+    const started = [...this.logs().matchAll(/"jobId":"([^"]+)"[^\n]*"msg":"job workflow started"/g)];
+    return new Set(started.map((match) => match[1]!));
   }
 
   async stopAll(): Promise<void> {
@@ -210,6 +240,7 @@ async function injectFaults(
   redis: RedisServer,
   postgres: PostgresServer,
 ): Promise<void> {
+  const restarts: Array<Promise<void>> = [];
   for (const fault of schedule) {
     await sleep(startedAt + fault.atMs - Date.now());
     console.log(`  +${((Date.now() - startedAt) / 1000).toFixed(1)} s: ${fault.kind}`);
@@ -219,9 +250,10 @@ async function injectFaults(
         await processes.kill('worker');
         break;
       case 'bridge_sigkill':
-        await processes.kill('bridge');
+        restarts.push(processes.kill('bridge', BRIDGE_DOWN_MS)); // the schedule goes on while it is down
         break;
       case 'redis_restart':
+        lostInRedis += await idsHeldBy(redis);
         await redis.stop();
         await sleep(1_000);
         await redis.restart();
@@ -230,6 +262,18 @@ async function injectFaults(
         await postgres.restart(2_000);
         break;
     }
+  }
+  await Promise.all(restarts);
+}
+
+/** Ids waiting in the list or in the bridge's hands: what a Redis without persistence loses when it dies. */
+async function idsHeldBy(redis: RedisServer): Promise<number> {
+  const probe = redis.client();
+  try {
+    const [pending, processing] = await Promise.all([probe.llen(QUEUE_KEY), probe.llen(PROCESSING_KEY)]);
+    return pending + processing;
+  } finally {
+    probe.disconnect();
   }
 }
 
@@ -316,7 +360,13 @@ async function writeWorkflowBundle(dir: string): Promise<string> {
   return file;
 }
 
-function report(verdict: Verdict, jobs: SubmittedJob[], elapsedS: number, geminiCalls: number, logDir: string) {
+function report(
+  verdict: Verdict,
+  jobs: SubmittedJob[],
+  run: { elapsedS: number; geminiCalls: number; startedBySweep: number },
+  logDir: string,
+) {
+  const { elapsedS, geminiCalls } = run;
   const invariantsChecked = verdict.invariants.reduce((sum, i) => sum + i.checked, 0);
   const invariantsBroken = verdict.invariants.reduce((sum, i) => sum + i.broken, 0);
   console.log(`\n| invariant | checked | broken |\n| --- | ---: | ---: |`);
@@ -339,6 +389,8 @@ function report(verdict: Verdict, jobs: SubmittedJob[], elapsedS: number, gemini
     rates: RATES,
     gemini_calls: geminiCalls,
     gemini_answers_lost_with_a_killed_worker: verdict.answersLost,
+    ids_lost_with_redis: lostInRedis,
+    jobs_started_by_sweep: run.startedBySweep,
     invariants_checked: invariantsChecked,
     invariants_broken: invariantsBroken,
     stuck_jobs: verdict.stuckJobs,
@@ -350,6 +402,10 @@ function report(verdict: Verdict, jobs: SubmittedJob[], elapsedS: number, gemini
     `\n${summary.jobs} jobs, ${summary.images} images (${summary.images_made} made; jobs ${summary.jobs_completed} ` +
       `completed, ${summary.jobs_failed} failed) in ${summary.elapsed_s} s; ${summary.gemini_calls} Gemini calls; ` +
       `${summary.faults_injected} faults injected`,
+  );
+  console.log(
+    `${lostInRedis} id(s) were in Redis when it died, ${run.startedBySweep} job(s) started by the sweep; ` +
+      `${verdict.answersLost} Gemini answer(s) died with a killed worker before they were stored`,
   );
   console.log(
     `invariants checked ${invariantsChecked}, broken ${invariantsBroken}; stuck jobs ${summary.stuck_jobs}, ` +
