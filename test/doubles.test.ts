@@ -346,9 +346,10 @@ describe('StorageDouble driven by @supabase/storage-js', () => {
       cacheControl: 'max-age=31536000',
     });
     expect(double.requests).toEqual([
-      { ...uploadRecord(first), status: 200, upsert: false },
+      // Only what was stored carries its hash: the refused duplicate stored nothing.
+      { ...uploadRecord(first), status: 200, upsert: false, sha256: sha256(first) },
       { ...uploadRecord(second), status: 400, upsert: false },
-      { ...uploadRecord(second), status: 200, upsert: true },
+      { ...uploadRecord(second), status: 200, upsert: true, sha256: sha256(second) },
     ]);
   });
 
