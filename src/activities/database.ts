@@ -101,17 +101,12 @@ export function createJobStore(pool: Pool) {
     },
 
     async findAttachment(attachId: number): Promise<AttachmentRow | undefined> {
-      try {
-        const { rows } = await pool.query<AttachmentRow>(
-          'SELECT attach_id AS "attachId", attach_file_path AS "filePath" FROM quel_attach WHERE attach_id = $1',
-          [attachId],
-        );
-        return rows[0];
-      } catch (error) {
-        // An id beyond the column's range (22003, numeric value out of range) names no row, whatever its width.
-        if ((error as { code?: unknown }).code === '22003') return undefined;
-        throw error;
-      }
+      const rows = await queryTolerantOfIdType<AttachmentRow>(
+        pool,
+        'SELECT attach_id AS "attachId", attach_file_path AS "filePath" FROM quel_attach WHERE attach_id = $1',
+        [attachId],
+      );
+      return rows[0];
     },
 
     /**
@@ -236,7 +231,10 @@ async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promis
   }
 }
 
-/** Ids may be `uuid` or `text` columns; a string that is no uuid then simply matches no row. */
+/**
+ * Ids may be `uuid` or `text` columns, and numbers `integer` or `bigint`: an id the column cannot hold (22P02, a
+ * string that is no uuid; 22003, a number beyond its range) simply matches no row.
+ */
 async function queryTolerantOfIdType<T extends object = object>(
   pool: Pool,
   sql: string,
@@ -245,7 +243,7 @@ async function queryTolerantOfIdType<T extends object = object>(
   try {
     return (await pool.query<T>(sql, params)).rows;
   } catch (error) {
-    if (error instanceof DatabaseError && error.code === '22P02') return [];
+    if (error instanceof DatabaseError && (error.code === '22P02' || error.code === '22003')) return [];
     throw error;
   }
 }
