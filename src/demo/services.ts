@@ -3,6 +3,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { devServerTuningArgs } from './dev-server-tuning';
 
 /**
  * The servers the demo needs, each started only when nothing answers on its port yet, and stopped again at the
@@ -79,6 +80,7 @@ export async function ensureTemporal(port: number, uiPort: number, searchAttribu
       '--log-level',
       'warn',
       ...searchAttributes.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+      ...devServerTuningArgs(),
     ],
     'temporal.log',
   );

@@ -1,14 +1,16 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { devServerTuningArgs } from '../../src/demo/dev-server-tuning';
 import { SEARCH_ATTRIBUTES } from '../../src/shared';
 
 /**
  * The Temporal CLI dev server: the binary set-up built (or TEMPORAL_CLI_PATH), else the SDK's own download;
- * with the product's search attributes registered, as every namespace it runs on must have them.
+ * with the product's search attributes registered, as every namespace it runs on must have them, and tuned as the
+ * demo's server is.
  */
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {
   const path = process.env.TEMPORAL_CLI_PATH;
-  const server = { ip: '127.0.0.1', searchAttributes: SEARCH_ATTRIBUTES };
+  const server = { ip: '127.0.0.1', searchAttributes: SEARCH_ATTRIBUTES, extraArgs: devServerTuningArgs() };
   return TestWorkflowEnvironment.createLocal({
     server: path ? { ...server, executable: { type: 'existing-path', path } } : server,
   });
