@@ -12,8 +12,9 @@ export interface GeminiSettings {
   timeoutMs: number;
 }
 
+/** As Gemini takes it inline: base64, so a source shared by many calls is encoded once, not once per call. */
 export interface SourceImage {
-  bytes: Buffer;
+  base64: string;
   mimeType: string;
 }
 
@@ -72,7 +73,7 @@ export function createImageGenerator(client: GoogleGenAI, settings: Pick<GeminiS
               role: 'user',
               parts: [
                 { text: prompt + VARIATION_INSTRUCTION },
-                { inlineData: { mimeType: source.mimeType, data: source.bytes.toString('base64') } },
+                { inlineData: { mimeType: source.mimeType, data: source.base64 } },
               ],
             },
           ],

@@ -25,8 +25,13 @@ export interface ActivityDependencies {
   secrets?: readonly string[];
 }
 
-/** Source images kept in memory, shared by every image of every job on this worker. */
-const SOURCE_CACHE_BYTES = 200 * 1024 * 1024;
+/**
+ * Sources kept ready for Gemini (base64) between calls, shared by every image of a job. A call holds its source
+ * while it runs whether or not it stays cached, so this bounds only what is kept for calls yet to come: enough for
+ * the jobs of 16 calls in flight at 1.5 MB, and idle entries leave after a short while.
+ */
+const SOURCE_CACHE_BYTES = 32 * 1024 * 1024;
+const SOURCE_IDLE_MS = 2 * 60_000;
 
 /** 429s waited out within one attempt before it fails (and Temporal retries after the server's delay). */
 const RATE_LIMIT_WAITS_PER_ATTEMPT = 3;
@@ -45,12 +50,15 @@ const HEARTBEAT_EVERY_MS = 2_000;
 export function createActivities(deps: ActivityDependencies) {
   const { db, storage, gemini } = deps;
 
-  // One download per source per worker, however many of its images are in flight (concurrent fetches share one).
-  const sources = new LRUCache<string, Buffer>({
+  // One download and one encoding per source while its job runs, however many of its images are in flight
+  // (concurrent fetches share one).
+  const sources = new LRUCache<string, string>({
     maxSize: SOURCE_CACHE_BYTES,
-    sizeCalculation: (bytes) => Math.max(1, bytes.length),
-    ttl: 30 * 60_000,
-    fetchMethod: async (path) => storage.download(path),
+    sizeCalculation: (base64) => Math.max(1, base64.length),
+    ttl: SOURCE_IDLE_MS,
+    updateAgeOnGet: true,
+    ttlAutopurge: true,
+    fetchMethod: async (path) => (await storage.download(path))?.toString('base64'),
   });
 
   // Images Gemini made whose upload failed: the retry stores these instead of paying for a new one.
@@ -78,7 +86,7 @@ export function createActivities(deps: ActivityDependencies) {
       }
       const attachment = await db.findAttachment(sourceAttachId);
       if (!attachment?.filePath) throw invalid(`source image attachment ${sourceAttachId} does not exist`);
-      const bytes = await sources.fetch(attachment.filePath);
+      const bytes = await storage.download(attachment.filePath);
       if (!bytes) throw invalid(`source image ${attachment.filePath} is missing from storage`);
       if (bytes.length > MAX_SOURCE_IMAGE_BYTES) {
         throw invalid(
@@ -88,6 +96,8 @@ export function createActivities(deps: ActivityDependencies) {
       const type = await sniffImageType(bytes);
       if (!type.supported) throw invalid(`source image is not a ${SUPPORTED_IMAGE_TYPES} image (${type.seen})`);
 
+      // Ready for this job's images, should they run on this worker.
+      sources.set(attachment.filePath, bytes.toString('base64'));
       const plan: JobPlan = {
         jobId,
         productionId: row.productionId,
@@ -174,8 +184,8 @@ export function createActivities(deps: ActivityDependencies) {
     imageKey: string;
   }): Promise<GeneratedImage> {
     const context = Context.current();
-    const bytes = await sources.fetch(request.source.path);
-    if (!bytes) {
+    const base64 = await sources.fetch(request.source.path);
+    if (!base64) {
       throw ApplicationFailure.nonRetryable(
         `source image ${request.source.path} vanished from storage`,
         FailureType.invalidJobData,
@@ -189,7 +199,7 @@ export function createActivities(deps: ActivityDependencies) {
           return await timedCall(() =>
             gemini.generateVariation(
               request.prompt,
-              { bytes, mimeType: request.source.mimeType },
+              { base64, mimeType: request.source.mimeType },
               { imageKey: request.imageKey, signal: context.cancellationSignal },
             ),
           );

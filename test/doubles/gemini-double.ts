@@ -9,7 +9,7 @@ import {
   serve,
   waitUnlessClientGone,
 } from './http-helpers';
-import { noiseJpeg, noisePng, noiseWebp, stampPng } from './synthetic-images';
+import { noiseJpeg, noisePng, noiseWebp, pngStamper, type EncodedImage } from './synthetic-images';
 
 /*
  * A local stand-in for the Gemini API `models.generateContent` endpoint, speaking the wire shapes that
@@ -61,7 +61,11 @@ interface Answer {
   status: number;
   body: unknown;
   answerSha256?: string;
+  /** The image's base64, sent where the body holds {@link IMAGE_DATA_PLACEHOLDER}, so it is never re-serialised. */
+  imageBase64?: Buffer[];
 }
+
+const IMAGE_DATA_PLACEHOLDER = '@@image-data@@';
 
 interface ParsedRequest {
   prompt: string;
@@ -77,8 +81,8 @@ const USAGE = { promptTokenCount: 1290, candidatesTokenCount: 1290, totalTokenCo
 export class GeminiDouble {
   readonly requests: GeminiRequestRecord[] = [];
   latencyMs: number;
-  /** One noise PNG per double, stamped per answer (see stampPng). */
-  private basePng?: Buffer;
+  /** One noise PNG per double, stamped per answer (see pngStamper). */
+  private stampPng?: (text: string) => EncodedImage;
   private readonly queue: GeminiBehaviour[] = [];
   private chooser: BehaviourChooser | undefined;
 
@@ -169,21 +173,26 @@ export class GeminiDouble {
 
   private imageAnswer(behaviour: Extract<GeminiBehaviour, { kind: 'image' }>, model: string): Answer {
     const mimeType = behaviour.mimeType ?? 'image/png';
-    const image = this.imageBytes(mimeType);
+    const image = this.encodedImage(mimeType);
     const parts = [
       ...(behaviour.withText ? [{ text: 'Here is the edited image.' }] : []),
-      inlineDataPart(behaviour.declaredMimeType ?? mimeType, image.toString('base64')),
+      inlineDataPart(behaviour.declaredMimeType ?? mimeType, IMAGE_DATA_PLACEHOLDER),
     ];
-    return { ...success({ candidates: [candidate(parts)] }, model), answerSha256: sha256(image) };
+    return {
+      ...success({ candidates: [candidate(parts)] }, model),
+      answerSha256: image.sha256,
+      imageBase64: image.base64,
+    };
   }
 
-  private imageBytes(mimeType: GeminiImageMime): Buffer {
-    if (mimeType === 'image/jpeg') return noiseJpeg();
-    if (mimeType === 'image/webp') return noiseWebp();
-    if (mimeType === 'image/gif') return ONE_PIXEL_GIF;
-    const { width, height } = this.options.imageSize ?? DEFAULT_IMAGE_SIZE;
-    this.basePng ??= noisePng(width, height);
-    return stampPng(this.basePng, `answer ${this.requests.length} ${randomBytes(8).toString('hex')}`);
+  private encodedImage(mimeType: GeminiImageMime): EncodedImage {
+    if (mimeType === 'image/png') {
+      const { width, height } = this.options.imageSize ?? DEFAULT_IMAGE_SIZE;
+      this.stampPng ??= pngStamper(noisePng(width, height));
+      return this.stampPng(`answer ${this.requests.length} ${randomBytes(8).toString('hex')}`);
+    }
+    const bytes = mimeType === 'image/jpeg' ? noiseJpeg() : mimeType === 'image/webp' ? noiseWebp() : ONE_PIXEL_GIF;
+    return { base64: [Buffer.from(bytes.toString('base64'), 'latin1')], sha256: sha256(bytes) };
   }
 }
 
@@ -233,7 +242,13 @@ function parseGenerateContentBody(body: Buffer): ParsedRequest | undefined {
 }
 
 function sendAnswer(res: http.ServerResponse, answer: Answer): void {
-  sendJson(res, answer.status, answer.body);
+  if (!answer.imageBase64) return sendJson(res, answer.status, answer.body);
+  const [head, tail] = JSON.stringify(answer.body).split(IMAGE_DATA_PLACEHOLDER) as [string, string];
+  const pieces = [Buffer.from(head), ...answer.imageBase64, Buffer.from(tail)];
+  const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  res.writeHead(answer.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': length });
+  for (const piece of pieces.slice(0, -1)) res.write(piece);
+  res.end(pieces.at(-1));
 }
 
 function success(fields: Record<string, unknown>, model: string): Answer {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { PNG } from 'pngjs';
 
@@ -21,19 +21,38 @@ export function noisePng(width: number, height: number): Buffer {
   });
 }
 
+/** An image as a double sends it: base64 in pieces (written one after another) and the decoded bytes' SHA-256. */
+export interface EncodedImage {
+  base64: Buffer[];
+  sha256: string;
+}
+
 /**
- * A copy of a PNG made unique by a text chunk before IEND: far cheaper than encoding another large image, so a
- * double answering many large images does not become the bottleneck of what it measures.
+ * Copies of one PNG made unique by a text chunk before IEND: far cheaper than encoding another large image, so a
+ * double answering many large images does not become the bottleneck of what it measures. Everything before the
+ * chunk is the same in every copy, so its base64 and its share of the hash are computed once.
  */
-export function stampPng(png: Buffer, text: string): Buffer {
+export function pngStamper(png: Buffer): (text: string) => EncodedImage {
+  const iend = png.length - 12;
+  const shared = iend - (iend % 3); // base64 of a multiple of 3 bytes stands alone
+  const sharedBase64 = Buffer.from(png.subarray(0, shared).toString('base64'), 'latin1');
+  const hashedBeforeChunk = createHash('sha256').update(png.subarray(0, iend));
+  return (text) => {
+    const chunk = textChunk(text);
+    const tail = Buffer.concat([png.subarray(shared, iend), chunk, png.subarray(iend)]);
+    const sha256 = hashedBeforeChunk.copy().update(chunk).update(png.subarray(iend)).digest('hex');
+    return { base64: [sharedBase64, Buffer.from(tail.toString('base64'), 'latin1')], sha256 };
+  };
+}
+
+function textChunk(text: string): Buffer {
   const data = Buffer.from(`Comment\0${text}`, 'latin1');
   const chunk = Buffer.alloc(12 + data.length);
   chunk.writeUInt32BE(data.length, 0);
   chunk.write('tEXt', 4, 'latin1');
   data.copy(chunk, 8);
   chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + data.length)), 8 + data.length);
-  const iend = png.length - 12;
-  return Buffer.concat([png.subarray(0, iend), chunk, png.subarray(iend)]);
+  return chunk;
 }
 
 const JPEG_BLOCKS = 16;
