@@ -54,8 +54,12 @@ test('a job pushed to Redis is processed to completion, with metrics; SIGTERM st
   expect(done).toMatchObject({ total_images: 2, completed_images: 2, failed_images: 0 });
   expect((await productionState(stack.db.pool, job.productionId)).generated_image_count).toBe(2);
 
-  // The product's counters and Gemini latency, next to the Temporal runtime's own metrics.
-  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  // The product's counters and Gemini latency, next to the Temporal runtime's own metrics. The row ends in the
+  // finishing activity, a moment before the workflow's last task counts the job, so the scrape waits for that.
+  const metrics = await eventually(async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    return /^image_jobs_completed\{/m.test(text) && text;
+  }, 'the completed job to be counted');
   expect(metrics).toMatch(/^images_made\{[^}]*\} 2$/m);
   expect(metrics).toMatch(/^image_jobs_started\{[^}]*\} 1$/m);
   expect(metrics).toMatch(/^image_jobs_completed\{[^}]*\} 1$/m);
