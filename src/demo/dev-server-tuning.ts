@@ -1,5 +1,6 @@
 /**
- * Dynamic config for every Temporal CLI dev server this project starts (demo, tests, bench, chaos).
+ * Dynamic config for every Temporal CLI dev server this project starts (demo, tests, bench, chaos), and, through
+ * `deploy/temporal-dynamic-config.yaml` (kept equal by a test), for docker-compose's Temporal.
  *
  * The dev server runs a single history shard. Each shard's transfer queue, which hands new workflow and activity
  * tasks to matching, may poll its backlog at most `history.transferProcessorMaxPollRPS` times a second (20 by
