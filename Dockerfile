@@ -1,5 +1,5 @@
 # The worker and bridge image. Debian-based: Temporal's native core needs glibc, so not Alpine.
-FROM node:22-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,7 +9,7 @@ COPY scripts/bundle-workflows.ts ./scripts/
 # Compiles to dist/ and prebuilds the workflow bundle, so a worker starts without bundling.
 RUN npm run build && npm prune --omit=dev
 
-FROM node:22-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 WORKDIR /app

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run bench [-- --quick] [--json FILE]`: installs and starts what the benchmark needs, then runs it.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/setup/common.sh"
+source "$(dirname "$0")/setup/node.sh"
+cd "$ROOT"
 bash scripts/setup/deps.sh
 # The worker runs as deployed: compiled, with the prebuilt workflow bundle.
 npm run --silent build >/dev/null

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `npm run chaos [-- --quick] [--seed N] [--json FILE]`: installs what the chaos run needs, then runs it.
 # It starts its own Temporal dev server, Redis and PostgreSQL cluster, so it can restart them freely.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/setup/common.sh"
+source "$(dirname "$0")/setup/node.sh"
+cd "$ROOT"
 bash scripts/setup/deps.sh
 TEMPORAL_CLI_PATH="$(bash scripts/setup/temporal-cli.sh)"
 REDIS_SERVER_BIN="$(bash scripts/setup/redis.sh)"

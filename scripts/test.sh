@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing, type-checks and lints, then jest (whose global set-up starts the servers).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/setup/common.sh"
+source "$(dirname "$0")/setup/node.sh"
+cd "$ROOT"
+echo "[test] running on Node $(node --version)" >&2
 bash scripts/setup/deps.sh
 echo "[test] type check and lint" >&2
 npx tsc --noEmit
 npx eslint .
 npx prettier --check . --log-level warn
-exec npx jest "$@"
+exec bash scripts/jest.sh "$@"
