@@ -67,6 +67,8 @@ const workerEnv = z.object({
   GEMINI_API_KEY: secret,
   GEMINI_MODEL: text('gemini-2.5-flash-image'),
   GEMINI_BASE_URL: httpUrl.optional(),
+  // Image output (responseModalities, imageConfig) is served on v1beta; @google/genai 3 would default to v1.
+  GEMINI_API_VERSION: required.regex(/^v\d+(alpha|beta)?$/, 'must be an API version such as v1beta').default('v1beta'),
   // Below the Gemini activity's 5-minute start-to-close timeout, so the SDK's timeout is the one that fires.
   GEMINI_TIMEOUT_MS: positiveInt(120_000).pipe(z.number().max(240_000, 'must be at most 240000 ms')),
   GEMINI_MAX_CONCURRENT_CALLS: positiveInt(8),
@@ -133,6 +135,7 @@ export function loadWorkerConfig(env: Env = process.env) {
       apiKey: e.GEMINI_API_KEY,
       model: e.GEMINI_MODEL,
       baseUrl: e.GEMINI_BASE_URL,
+      apiVersion: e.GEMINI_API_VERSION,
       timeoutMs: e.GEMINI_TIMEOUT_MS,
       maxConcurrentCalls: e.GEMINI_MAX_CONCURRENT_CALLS,
       requestsPerMinute: e.GEMINI_REQUESTS_PER_MINUTE,

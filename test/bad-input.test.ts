@@ -78,6 +78,7 @@ beforeAll(async () => {
         apiKey: new Secret(FAKE_GEMINI_KEY),
         model: MODEL,
         baseUrl: stack.gemini.baseUrl,
+        apiVersion: stack.gemini.apiVersion,
         timeoutMs: 10_000,
       }),
       { model: MODEL, timeoutMs: 10_000 },

@@ -16,6 +16,7 @@ describe('loadWorkerConfig', () => {
     expect(config.gemini).toMatchObject({
       model: 'gemini-2.5-flash-image',
       baseUrl: undefined,
+      apiVersion: 'v1beta',
       timeoutMs: 120000,
       maxConcurrentCalls: 8,
     });
@@ -25,7 +26,12 @@ describe('loadWorkerConfig', () => {
   test('names each missing or invalid variable, and never prints a value', () => {
     let error: unknown;
     try {
-      loadWorkerConfig({ DATABASE_URL: 'mysql://root:hunter2@x/y', GEMINI_TIMEOUT_MS: '-5', SUPABASE_URL: '   ' });
+      loadWorkerConfig({
+        DATABASE_URL: 'mysql://root:hunter2@x/y',
+        GEMINI_TIMEOUT_MS: '-5',
+        GEMINI_API_VERSION: 'latest',
+        SUPABASE_URL: '   ',
+      });
     } catch (e) {
       error = e;
     }
@@ -35,6 +41,7 @@ describe('loadWorkerConfig', () => {
       'SUPABASE_URL is required',
       'SUPABASE_SERVICE_ROLE_KEY is required',
       'GEMINI_API_KEY is required',
+      'GEMINI_API_VERSION must be an API version such as v1beta',
       'GEMINI_TIMEOUT_MS must be a positive integer',
     ]);
     expect((error as Error).message).not.toContain('hunter2');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ApiError, GoogleGenAI, type GenerateContentResponse, type Part } from '@google/genai';
-import { StorageApiError, StorageClient } from '@supabase/storage-js';
+import { createClient, StorageApiError } from '@supabase/supabase-js';
+import type { StorageClient } from '../src/activities/storage';
 import { PNG } from 'pngjs';
 import { GeminiDouble } from './doubles/gemini-double';
 import { StorageDouble } from './doubles/storage-double';
@@ -24,10 +25,14 @@ describe('GeminiDouble driven by @google/genai', () => {
 
   afterEach(() => double.stop());
 
-  function client(options: { timeout?: number; apiKey?: string } = {}): GoogleGenAI {
+  function client(options: { timeout?: number; apiKey?: string; apiVersion?: string } = {}): GoogleGenAI {
     return new GoogleGenAI({
       apiKey: options.apiKey ?? GEMINI_KEY,
-      httpOptions: { baseUrl: double.baseUrl, timeout: options.timeout ?? 2000 },
+      httpOptions: {
+        baseUrl: double.baseUrl,
+        apiVersion: options.apiVersion ?? double.apiVersion,
+        timeout: options.timeout ?? 2000,
+      },
     });
   }
 
@@ -292,9 +297,17 @@ describe('GeminiDouble driven by @google/genai', () => {
     expect(await response.json()).toMatchObject({ error: { code: 404, status: 'NOT_FOUND' } });
     expect(double.requests).toEqual([]);
   });
+
+  it('answers only on its API version, as the SDK 3 default (v1) reaches another route', async () => {
+    const error = await apiErrorOf(generate(client({ apiVersion: 'v1' })));
+
+    expect(error.status).toBe(404);
+    expect(double.requests).toEqual([]);
+    expect(answeredImage(await generate()).bytes.subarray(0, 8)).toEqual(PNG_SIGNATURE);
+  });
 });
 
-describe('StorageDouble driven by @supabase/storage-js', () => {
+describe('StorageDouble driven by @supabase/supabase-js', () => {
   const KEY = 'service-role-key';
   const PATH = 'jobs/job 1/variation-0.png';
   let double: StorageDouble;
@@ -308,7 +321,10 @@ describe('StorageDouble driven by @supabase/storage-js', () => {
   afterEach(() => double.stop());
 
   function clientWith(apiKey: string, bearer: string): StorageClient {
-    return new StorageClient(`${double.url}/storage/v1`, { apikey: apiKey, Authorization: `Bearer ${bearer}` });
+    return createClient(double.url, apiKey, {
+      auth: { persistSession: false, autoRefreshToken: false },
+      global: { headers: { Authorization: `Bearer ${bearer}` } },
+    }).storage;
   }
 
   function attachments(): ReturnType<StorageClient['from']> {
@@ -322,6 +338,14 @@ describe('StorageDouble driven by @supabase/storage-js', () => {
   ): ReturnType<ReturnType<StorageClient['from']>['upload']> {
     return attachments().upload(path, bytes, { contentType: 'image/png', cacheControl: '31536000', ...options });
   }
+
+  it('records a WebSocket upgrade to its realtime path, so a test can tell that none was sent', async () => {
+    // Where supabase-js's realtime client would connect: the project URL's /realtime/v1/websocket.
+    const socket = new WebSocket(`${double.url.replace(/^http/, 'ws')}/realtime/v1/websocket?vsn=1.0.0`);
+    await new Promise((resolve) => socket.addEventListener('close', resolve, { once: true }));
+
+    expect(double.upgradeRequests).toEqual(['/realtime/v1/websocket']);
+  });
 
   it('uploads a Buffer raw, refuses a duplicate, and replaces it on upsert', async () => {
     const first = noisePng(8, 8);

@@ -267,3 +267,8 @@ test('npm run replay: a finished workflow replays against the current code, not 
   expect(await changed.exited).toBe(1);
   expect(changed.output()).toContain(`NONDETERMINISM: this code would break runs like ${workflowIdForJob(job.jobId)}`);
 }, 60_000);
+
+test("the worker's Storage client (supabase-js) opened no realtime socket in all of the jobs above", () => {
+  expect(stack.storage.requests.length).toBeGreaterThan(0);
+  expect(stack.storage.upgradeRequests).toEqual([]);
+});

@@ -9,6 +9,8 @@ export interface GeminiSettings {
   apiKey: { reveal(): string };
   model: string;
   baseUrl?: string;
+  /** The REST version the calls go to (`/{apiVersion}/models/…`): the one serving the image model's features. */
+  apiVersion: string;
   timeoutMs: number;
 }
 
@@ -56,7 +58,11 @@ export function createGeminiClient(settings: GeminiSettings): GoogleGenAI {
   // No SDK-level retries: Temporal owns retrying, and the SDK's own would ignore the server's RetryInfo.
   return new GoogleGenAI({
     apiKey: settings.apiKey.reveal(),
-    httpOptions: { timeout: settings.timeoutMs, ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}) },
+    httpOptions: {
+      apiVersion: settings.apiVersion,
+      timeout: settings.timeoutMs,
+      ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
+    },
   });
 }
 

@@ -1,4 +1,4 @@
-import FileType from 'file-type/core';
+import { fileTypeFromBuffer } from 'file-type';
 
 /** The image types Gemini accepts inline, each with the extension an object of that type is stored under. */
 const EXTENSIONS: Record<string, string> = {
@@ -15,7 +15,7 @@ export type SniffedType = { supported: true; mimeType: string; extension: string
 
 /** Reads the type from the bytes themselves: a file name, a declared MIME type or a column may lie. */
 export async function sniffImageType(bytes: Buffer): Promise<SniffedType> {
-  const detected = await FileType.fromBuffer(bytes);
+  const detected = await fileTypeFromBuffer(bytes);
   if (!detected) return { supported: false, seen: 'no recognisable file type' };
   const extension = EXTENSIONS[detected.mime];
   return extension

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { StorageApiError, StorageClient, type StorageError } from '@supabase/storage-js';
+import { createClient, StorageApiError, type SupabaseClient } from '@supabase/supabase-js';
 import { FailureType } from '../shared';
 
 /** The one module that knows Supabase Storage. */
@@ -19,9 +19,16 @@ export interface StoredObject {
 
 export type ImageStore = ReturnType<typeof createImageStore>;
 
+export type StorageClient = SupabaseClient['storage'];
+
+/**
+ * Storage through the Supabase client, with everything a server process must not do switched off: no session
+ * kept or refreshed (the service key is the credential), and no realtime socket, which opens only on subscribe.
+ */
 export function createStorageClient(settings: StorageSettings): StorageClient {
-  const key = settings.serviceKey.reveal();
-  return new StorageClient(`${settings.url}/storage/v1`, { apikey: key, Authorization: `Bearer ${key}` });
+  return createClient(settings.url, settings.serviceKey.reveal(), {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+  }).storage;
 }
 
 export function createImageStore(client: StorageClient, bucket: string) {
@@ -69,7 +76,7 @@ export function createImageStore(client: StorageClient, bucket: string) {
   };
 }
 
-function isNotFound(error: StorageError): boolean {
+function isNotFound(error: Error): boolean {
   return error instanceof StorageApiError && (error.statusCode === '404' || error.status === 404);
 }
 
@@ -77,7 +84,7 @@ function isNotFound(error: StorageError): boolean {
  * Storage answers most errors with HTTP 400 and the real code in `statusCode`. Server faults and network
  * errors may pass; a denied, oversized or malformed request will not, so it is not retried.
  */
-function storageFailure(operation: string, path: string, error: StorageError): ApplicationFailure {
+function storageFailure(operation: string, path: string, error: Error): ApplicationFailure {
   const code = error instanceof StorageApiError ? Number(error.statusCode) || error.status : undefined;
   const transient = code === undefined || code >= 500 || code === 429 || code === 408;
   const message = `storage ${operation} of ${path} failed${code ? ` (${code})` : ''}: ${error.message}`;

@@ -53,6 +53,8 @@ export interface GeminiDoubleOptions {
   apiKey?: string;
   /** Size of the PNG answers (random noise, about 3 bytes per pixel); default 64x64. */
   imageSize?: { width: number; height: number };
+  /** The REST version answered (`/{apiVersion}/models/…`); any other is a 404, as an unknown route is. */
+  apiVersion?: string;
 }
 
 type BehaviourChooser = (request: { index: number; prompt: string; model: string }) => GeminiBehaviour;
@@ -81,6 +83,7 @@ const USAGE = { promptTokenCount: 1290, candidatesTokenCount: 1290, totalTokenCo
 export class GeminiDouble {
   readonly requests: GeminiRequestRecord[] = [];
   latencyMs: number;
+  readonly apiVersion: string;
   /** One noise PNG per double, stamped per answer (see pngStamper). */
   private stampPng?: (text: string) => EncodedImage;
   private readonly queue: GeminiBehaviour[] = [];
@@ -92,6 +95,7 @@ export class GeminiDouble {
     private readonly options: GeminiDoubleOptions,
   ) {
     this.latencyMs = options.latencyMs ?? 0;
+    this.apiVersion = options.apiVersion ?? 'v1beta';
   }
 
   static async start(options: GeminiDoubleOptions = {}): Promise<GeminiDouble> {
@@ -119,7 +123,7 @@ export class GeminiDouble {
     const { pathname } = new URL(req.url ?? '/', this.baseUrl);
     const route = GENERATE_CONTENT_PATH.exec(pathname);
     const body = await readBody(req);
-    if (req.method !== 'POST' || !route) {
+    if (req.method !== 'POST' || !route || route[1] !== this.apiVersion) {
       if (await waitUnlessClientGone(res, this.latencyMs)) sendAnswer(res, notFound(req.method, pathname));
       return;
     }

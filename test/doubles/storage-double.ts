@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import {
   closeServer,
   headerValue,
@@ -97,6 +98,8 @@ const MAX_LIST_LIMIT = 1500; // storage.search caps the page size
 
 export class StorageDouble {
   readonly requests: StorageRequestRecord[] = [];
+  /** Paths of WebSocket upgrade requests (Supabase realtime): a server-side Storage client must send none. */
+  readonly upgradeRequests: string[] = [];
   latencyMs: number;
   private readonly buckets = new Map<string, Map<string, ObjectEntry>>();
   private readonly signedUrls = new Map<string, SignedUrlGrant>();
@@ -116,6 +119,10 @@ export class StorageDouble {
     const server = http.createServer();
     const double = new StorageDouble(server, await listenOnLoopback(server), options);
     serve(server, (req, res) => double.handle(req, res));
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
+      double.upgradeRequests.push(new URL(req.url ?? '/', double.url).pathname);
+      socket.destroy();
+    });
     return double;
   }
 

@@ -46,6 +46,7 @@ export async function startStack(
         apiKey: new Secret(FAKE_GEMINI_KEY),
         model: 'gemini-2.5-flash-image',
         baseUrl: gemini.baseUrl,
+        apiVersion: gemini.apiVersion,
         timeoutMs: options.geminiTimeoutMs ?? 10_000,
       }),
       { model: 'gemini-2.5-flash-image', timeoutMs: options.geminiTimeoutMs ?? 10_000 },
