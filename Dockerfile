@@ -19,4 +19,4 @@ COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 USER node
 # The worker; the bridge runs the same image with `node dist/bridge/main.js`.
-CMD ["node", "dist/worker-main.js"]
+CMD ["node", "dist/worker/main.js"]

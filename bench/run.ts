@@ -7,12 +7,12 @@ import { createBridge } from '../src/bridge/bridge';
 import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue } from '../src/bridge/queue';
 import { createLogger } from '../src/logger';
-import { jobStartOptions } from '../src/shared';
+import { jobStartOptions } from '../src/contract';
 import { imageJob } from '../src/workflows';
-import { noisePng } from '../test/doubles/synthetic-images';
-import { RedisServer } from '../test/support/redis';
-import { attachmentsUnder, jobState, productionState } from '../test/support/seed';
-import { spawnService, type ServiceProcess } from '../test/support/service-process';
+import { noisePng } from '../dev/stand-ins/images';
+import { RedisServer } from '../dev/redis-server';
+import { attachmentsUnder, jobState, productionState } from '../dev/seed';
+import { spawnService, type ServiceProcess } from '../dev/processes';
 import {
   BUCKET,
   FAKE_GEMINI_KEY,
@@ -21,8 +21,8 @@ import {
   startStack,
   type SeededJob,
   type Stack,
-} from '../test/support/stack';
-import { uniqueTaskQueue } from '../test/support/workers';
+} from '../dev/stack';
+import { uniqueTaskQueue } from '../dev/workers';
 
 /**
  * `npm run bench [-- --quick] [--json FILE] [--image-px N]`: the real stack on this machine (Temporal dev server, PostgreSQL,

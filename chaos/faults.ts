@@ -1,5 +1,5 @@
-import type { GeminiBehaviour } from '../test/doubles/gemini-double';
-import type { UploadFaultChooser } from '../test/doubles/storage-double';
+import type { GeminiBehaviour } from '../dev/stand-ins/gemini';
+import type { UploadFaultChooser } from '../dev/stand-ins/storage';
 
 /** A small seeded generator (mulberry32): the same seed gives the same fault plan and the same answer sequence. */
 export function seededRandom(seed: number): () => number {

@@ -1,9 +1,9 @@
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { workflowIdForJob } from '../src/shared';
-import type { GeminiRequestRecord } from '../test/doubles/gemini-double';
-import type { StorageDouble } from '../test/doubles/storage-double';
-import { BUCKET } from '../test/support/stack';
+import { workflowIdForJob } from '../src/contract';
+import type { GeminiRequestRecord } from '../dev/stand-ins/gemini';
+import type { StorageDouble } from '../dev/stand-ins/storage';
+import { BUCKET } from '../dev/stack';
 
 /** A job as the run submitted it. */
 export interface SubmittedJob {

@@ -5,17 +5,17 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
 import { queueKeys } from '../src/bridge/queue';
-import { applyMigrations } from '../src/migrate';
-import { workflowIdForJob } from '../src/shared';
-import { GeminiDouble } from '../test/doubles/gemini-double';
-import { noisePng } from '../test/doubles/synthetic-images';
-import { StorageDouble } from '../test/doubles/storage-double';
-import { PostgresServer } from '../test/support/postgres-server';
-import { RedisServer } from '../test/support/redis';
-import { insertAttachment, insertJob, insertProduction } from '../test/support/seed';
-import { spawnService, type ServiceProcess } from '../test/support/service-process';
-import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY } from '../test/support/stack';
-import { quietLogger, startTemporal } from '../test/support/temporal';
+import { applyMigrations } from '../dev/migrate';
+import { workflowIdForJob } from '../src/contract';
+import { GeminiDouble } from '../dev/stand-ins/gemini';
+import { noisePng } from '../dev/stand-ins/images';
+import { StorageDouble } from '../dev/stand-ins/storage';
+import { PostgresServer } from '../dev/postgres-server';
+import { RedisServer } from '../dev/redis-server';
+import { insertAttachment, insertJob, insertProduction } from '../dev/seed';
+import { spawnService, type ServiceProcess } from '../dev/processes';
+import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY } from '../dev/stack';
+import { quietLogger, startTemporal } from '../dev/temporal';
 import {
   BRIDGE_DOWN_MS,
   FaultLog,

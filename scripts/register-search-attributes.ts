@@ -1,6 +1,6 @@
 import 'dotenv/config';
 import { loadTemporalConfig } from '../src/config';
-import { SEARCH_ATTRIBUTES } from '../src/shared';
+import { SEARCH_ATTRIBUTES } from '../src/contract';
 import { lazyClient, registerSearchAttributes } from '../src/temporal';
 
 /** `npm run search-attributes`: registers JobId, ProductionId and UserId on TEMPORAL_NAMESPACE at TEMPORAL_ADDRESS. */

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing, type-checks and lints, then jest (whose global set-up starts the servers).
-source "$(dirname "$0")/setup/common.sh"
-source "$(dirname "$0")/setup/node.sh"
+source "$(dirname "$0")/../dev/setup/common.sh"
+source "$(dirname "$0")/../dev/setup/node.sh"
 cd "$ROOT"
 echo "[test] running on Node $(node --version)" >&2
-bash scripts/setup/deps.sh
+bash dev/setup/deps.sh
 echo "[test] type check and lint" >&2
 npx tsc --noEmit
 npx eslint .

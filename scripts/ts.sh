@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `npm start`, `start:worker`, `start:bridge`, `enqueue`, `replay`, `search-attributes`: runs one TypeScript entry
 # point on Node 24 (provisioned when the machine's node is older), installing npm dependencies when missing.
-source "$(dirname "$0")/setup/common.sh"
-source "$(dirname "$0")/setup/node.sh"
+source "$(dirname "$0")/../dev/setup/common.sh"
+source "$(dirname "$0")/../dev/setup/node.sh"
 cd "$ROOT"
-bash scripts/setup/deps.sh
+bash dev/setup/deps.sh
 exec node -r ts-node/register/transpile-only "$@"

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_TASK_QUEUE } from './shared';
+import { DEFAULT_TASK_QUEUE } from './contract';
 
 /**
  * Holds a credential so that it cannot reach a log line, an error message or a payload by accident:

@@ -3,11 +3,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { MAX_SOURCE_IMAGE_BYTES, type JobPlan, type StoredImage } from '../src/activities';
 import { scrubSecrets } from '../src/activities/scrub-secrets';
-import { FailureType } from '../src/shared';
-import { noiseJpeg, noisePng } from './doubles/synthetic-images';
-import { insertAttachment } from './support/seed';
-import { quietLogger } from './support/temporal';
-import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from './support/stack';
+import { FailureType } from '../src/contract';
+import { noiseJpeg, noisePng } from '../dev/stand-ins/images';
+import { insertAttachment } from '../dev/seed';
+import { quietLogger } from '../dev/temporal';
+import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from '../dev/stack';
 
 /** Each activity against real Postgres and the HTTP doubles, through the real SDKs, run twice where it may be. */
 

@@ -12,13 +12,13 @@ import { createBridge } from '../src/bridge/bridge';
 import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue, type DeadLetter, type JobQueue } from '../src/bridge/queue';
 import { Secret } from '../src/config';
-import { FailureType, workflowIdForJob, type ImageJobResult } from '../src/shared';
-import { createWorkers, runWorkers } from '../src/worker';
-import type { GeminiBehaviour } from './doubles/gemini-double';
-import { noisePng } from './doubles/synthetic-images';
+import { FailureType, workflowIdForJob, type ImageJobResult } from '../src/contract';
+import { createWorkers, runWorkers } from '../src/worker/worker';
+import type { GeminiBehaviour } from '../dev/stand-ins/gemini';
+import { noisePng } from '../dev/stand-ins/images';
 import { eventually } from './support/eventually';
 import { capturedLogger } from './support/log-capture';
-import { RedisServer } from './support/redis';
+import { RedisServer } from '../dev/redis-server';
 import {
   attachmentsUnder,
   insertAttachment,
@@ -26,10 +26,10 @@ import {
   insertProduction,
   jobState,
   productionState,
-} from './support/seed';
-import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, startStack, type Stack } from './support/stack';
-import { workflowBundle } from './support/temporal';
-import { uniqueTaskQueue } from './support/workers';
+} from '../dev/seed';
+import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, startStack, type Stack } from '../dev/stack';
+import { workflowBundle } from '../dev/temporal';
+import { uniqueTaskQueue } from '../dev/workers';
 
 /**
  * Every kind of bad input the front end, a user or Gemini can hand the pipeline, each pushed through real Redis

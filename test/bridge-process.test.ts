@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type Redis from 'ioredis';
 import { queueKeys } from '../src/bridge/queue';
-import { workflowIdForJob } from '../src/shared';
+import { workflowIdForJob } from '../src/contract';
 import { eventually } from './support/eventually';
-import { freePort } from './support/ports';
-import { RedisServer } from './support/redis';
-import { spawnService, type ServiceProcess } from './support/service-process';
-import { startTemporal } from './support/temporal';
-import { uniqueTaskQueue } from './support/workers';
+import { freePort } from '../dev/ports';
+import { RedisServer } from '../dev/redis-server';
+import { spawnService, type ServiceProcess } from '../dev/processes';
+import { startTemporal } from '../dev/temporal';
+import { uniqueTaskQueue } from '../dev/workers';
 
 /** The bridge as its own process (`npm run start:bridge`), killed and stopped the ways production does. */
 

@@ -5,12 +5,12 @@ import { createBridge } from '../src/bridge/bridge';
 import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue, queueKeys, type DeadLetter } from '../src/bridge/queue';
 import { Secret } from '../src/config';
-import { workflowIdForJob } from '../src/shared';
+import { workflowIdForJob } from '../src/contract';
 import { eventually } from './support/eventually';
 import { capturedLogger, type LogLine } from './support/log-capture';
-import { RedisServer } from './support/redis';
-import { startTemporal } from './support/temporal';
-import { uniqueTaskQueue } from './support/workers';
+import { RedisServer } from '../dev/redis-server';
+import { startTemporal } from '../dev/temporal';
+import { uniqueTaskQueue } from '../dev/workers';
 
 /**
  * The bridge against real Redis and the real Temporal dev server. No worker serves these task queues, so a

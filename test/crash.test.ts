@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { workflowIdForJob } from '../src/shared';
+import { workflowIdForJob } from '../src/contract';
 import { imageJob } from '../src/workflows';
-import { attachmentsUnder, jobState, productionState } from './support/seed';
-import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from './support/stack';
-import { uniqueTaskQueue } from './support/workers';
-import { spawnService, type ServiceProcess } from './support/service-process';
+import { attachmentsUnder, jobState, productionState } from '../dev/seed';
+import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from '../dev/stack';
+import { uniqueTaskQueue } from '../dev/workers';
+import { spawnService, type ServiceProcess } from '../dev/processes';
 
 /**
  * A worker process killed with SIGKILL in the middle of a job, and a new one started: the job finishes with

@@ -1,6 +1,6 @@
 import { createJobStore, type JobStore } from '../src/activities/database';
-import { createTestDatabase, type TestDatabase } from './support/database';
-import { attachmentsUnder, insertJob, insertProduction, jobState, productionState } from './support/seed';
+import { createTestDatabase, type TestDatabase } from '../dev/database';
+import { attachmentsUnder, insertJob, insertProduction, jobState, productionState } from '../dev/seed';
 
 /** Every statement of the product against a real PostgreSQL, each run twice where it may run twice. */
 

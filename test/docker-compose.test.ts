@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DEV_SERVER_DYNAMIC_CONFIG } from '../src/demo/dev-server-tuning';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../dev/temporal-dev-server';
 
 /** No Docker engine runs here, but `docker compose config` needs none: it checks the file as Compose reads it. */
 test('docker compose config accepts docker-compose.yml: Temporal on Postgres, Web UI, Redis, worker, bridge', () => {
@@ -45,7 +45,7 @@ test('docker compose config accepts docker-compose.yml: Temporal on Postgres, We
   }
   expect(config.services.worker).toMatchObject({
     build: { dockerfile: 'Dockerfile' },
-    command: ['node', 'dist/worker-main.js'],
+    command: ['node', 'dist/worker/main.js'],
   });
   expect(config.services.bridge).toMatchObject({
     build: { dockerfile: 'Dockerfile' },

@@ -9,12 +9,12 @@ import {
   UserIdAttribute,
   workflowIdForJob,
   type ImageJobResult,
-} from '../src/shared';
+} from '../src/contract';
 import { imageJob, progressQuery } from '../src/workflows';
 import { eventually } from './support/eventually';
 import { keepHistory } from './support/histories';
-import { spawnService } from './support/service-process';
-import { attachmentsUnder, jobState, productionState, type JobState } from './support/seed';
+import { spawnService } from '../dev/processes';
+import { attachmentsUnder, jobState, productionState, type JobState } from '../dev/seed';
 import {
   BUCKET,
   FAKE_GEMINI_KEY,
@@ -23,8 +23,8 @@ import {
   startStack,
   type SeededJob,
   type Stack,
-} from './support/stack';
-import { uniqueTaskQueue, withWorkers } from './support/workers';
+} from '../dev/stack';
+import { uniqueTaskQueue, withWorkers } from '../dev/workers';
 
 /**
  * Seeded rows → the workflow on a real worker with the real activities → rows, objects and counts, exactly.

@@ -6,7 +6,7 @@ import path from 'node:path';
  * the environment. Idempotent, so `npx jest some.test.ts` works as well as `npm test`.
  */
 export default function globalSetup(): void {
-  const output = execFileSync('bash', [path.join(__dirname, '..', 'scripts', 'setup', 'services.sh')], {
+  const output = execFileSync('bash', [path.join(__dirname, '..', 'dev', 'setup', 'services.sh')], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -14,5 +14,5 @@ export default function globalSetup(): void {
     const match = /^([A-Z_]+)=(.*)$/.exec(line.trim());
     if (match && match[2]) process.env[match[1]!] = match[2];
   }
-  if (!process.env.TEST_DATABASE_URL) throw new Error('scripts/setup/services.sh did not report TEST_DATABASE_URL');
+  if (!process.env.TEST_DATABASE_URL) throw new Error('dev/setup/services.sh did not report TEST_DATABASE_URL');
 }

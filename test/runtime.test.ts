@@ -23,7 +23,7 @@ test('one runtime: the tests, engines, the tsconfig base, @types/node and the Do
     `FROM node:${major}-bookworm-slim`,
     `FROM node:${major}-bookworm-slim`,
   ]);
-  expect(read('scripts/setup/node.sh')).toContain('NODE_VERSION="$(cat "$ROOT/.nvmrc")"');
+  expect(read('dev/setup/node.sh')).toContain('NODE_VERSION="$(cat "$ROOT/.nvmrc")"');
 });
 
 describe('set-up on a machine whose node is another major', () => {

@@ -1,9 +1,9 @@
 import { ensureSweepSchedule, sweepScheduleId, SWEEP_BATCH_LIMIT } from '../src/bridge/sweep-schedule';
-import { workflowIdForJob } from '../src/shared';
+import { workflowIdForJob } from '../src/contract';
 import { sweepStalePendingJobs } from '../src/workflows';
-import { jobState } from './support/seed';
-import { seedJob, startStack, type Stack } from './support/stack';
-import { uniqueTaskQueue, withWorkers } from './support/workers';
+import { jobState } from '../dev/seed';
+import { seedJob, startStack, type Stack } from '../dev/stack';
+import { uniqueTaskQueue, withWorkers } from '../dev/workers';
 
 /** The safety net: a job whose push never reached Redis is found by the sweep and processed once. */
 

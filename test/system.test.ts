@@ -1,10 +1,10 @@
-import { jobState, productionState } from './support/seed';
+import { jobState, productionState } from '../dev/seed';
 import { eventually } from './support/eventually';
-import { freePort } from './support/ports';
-import { RedisServer } from './support/redis';
-import { spawnService } from './support/service-process';
-import { FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from './support/stack';
-import { uniqueTaskQueue } from './support/workers';
+import { freePort } from '../dev/ports';
+import { RedisServer } from '../dev/redis-server';
+import { spawnService } from '../dev/processes';
+import { FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from '../dev/stack';
+import { uniqueTaskQueue } from '../dev/workers';
 
 /**
  * The whole product as deployed small: `npm start` (worker and bridge in one process) and the front end's

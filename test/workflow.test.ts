@@ -2,11 +2,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities, ImageTarget, JobPlan, LoadedJob, StoredImage } from '../src/activities';
-import { FailureType, workflowIdForJob, type ImageJobResult } from '../src/shared';
+import { FailureType, workflowIdForJob, type ImageJobResult } from '../src/contract';
 import { imageJob, progressQuery } from '../src/workflows';
 import { keepHistory } from './support/histories';
-import { startTemporal } from './support/temporal';
-import { uniqueTaskQueue, withWorkers } from './support/workers';
+import { startTemporal } from '../dev/temporal';
+import { uniqueTaskQueue, withWorkers } from '../dev/workers';
 
 /**
  * Workflow logic alone, on the real dev server, with stub activities that keep their "rows" in memory:

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { DatabaseError, Pool, type PoolClient } from 'pg';
-import { FailureType } from '../shared';
+import { FailureType } from '../contract';
 
 /**
  * The one module that knows SQL. Every statement is parameterized and unnamed, so it runs through

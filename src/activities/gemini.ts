@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/genai';
-import { FailureType } from '../shared';
+import { FailureType } from '../contract';
 import { sniffImageType } from './image-type';
 
 /** The one module that knows Gemini. */

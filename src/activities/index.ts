@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context, log } from '@temporalio/activity';
 import { LRUCache } from 'lru-cache';
-import { FailureType } from '../shared';
+import { FailureType } from '../contract';
 import { databaseFailure, type JobFinish, type JobStore } from './database';
 import type { GeneratedImage, ImageGenerator } from './gemini';
 import { sniffImageType, SUPPORTED_IMAGE_TYPES } from './image-type';

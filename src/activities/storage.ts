@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { createClient, StorageApiError, type SupabaseClient } from '@supabase/supabase-js';
-import { FailureType } from '../shared';
+import { FailureType } from '../contract';
 
 /** The one module that knows Supabase Storage. */
 

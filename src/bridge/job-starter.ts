@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { jobStartOptions } from '../shared';
+import { jobStartOptions } from '../contract';
 import type { imageJob } from '../workflows';
 
 export type StartOutcome = 'started' | 'already-running' | 'already-finished';

@@ -22,7 +22,7 @@ import {
   type ImageJobInput,
   type ImageJobProgress,
   type ImageJobResult,
-} from '../shared';
+} from '../contract';
 
 export const progressQuery = defineQuery<ImageJobProgress>('progress');
 

@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { proxyActivities, startChild } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { jobStartOptions } from '../shared';
+import { jobStartOptions } from '../contract';
 import { imageJob } from './image-job';
 
 export interface SweepInput {

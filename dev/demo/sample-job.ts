@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Pool } from 'pg';
-import type { ImageStore } from '../activities/storage';
+import type { ImageStore } from '../../src/activities/storage';
 
 /**
  * What the web front end does before it pushes a job id: the source image stored and recorded, a production

@@ -3,7 +3,7 @@ import { runBridge } from './bridge';
 import { loadBridgeConfig, loadWorkerConfig } from './config';
 import { abortOnSignals, runEntryPoint } from './entry-point';
 import { createLogger } from './logger';
-import { installTemporalRuntime, runWorker } from './worker';
+import { installTemporalRuntime, runWorker } from './worker/worker';
 
 /** `npm start`: worker and bridge in one process, for small deployments. SIGINT/SIGTERM drain both. */
 runEntryPoint(async () => {

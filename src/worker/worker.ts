@@ -1,13 +1,13 @@
 import { Runtime, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
-import { createActivities, type Activities } from './activities';
-import { createDatabasePool, createJobStore } from './activities/database';
-import { createGeminiClient, createImageGenerator } from './activities/gemini';
-import { createImageStore, createStorageClient } from './activities/storage';
-import { secretsOf, type WorkerConfig } from './config';
-import { temporalLoggerFor, type Logger } from './logger';
-import { geminiTaskQueue } from './shared';
-import { connectWorkerConnection } from './temporal';
+import { createActivities, type Activities } from '../activities';
+import { createDatabasePool, createJobStore } from '../activities/database';
+import { createGeminiClient, createImageGenerator } from '../activities/gemini';
+import { createImageStore, createStorageClient } from '../activities/storage';
+import { secretsOf, type WorkerConfig } from '../config';
+import { temporalLoggerFor, type Logger } from '../logger';
+import { geminiTaskQueue } from '../contract';
+import { connectWorkerConnection } from '../temporal';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -33,7 +33,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const { generateImage, ...jobActivities } = activities;
   const workflows = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
-    : { workflowsPath: require.resolve('./workflows') };
+    : { workflowsPath: require.resolve('../workflows') };
   return Promise.all([
     Worker.create({ connection, namespace, taskQueue, activities: jobActivities, shutdownGraceTime, ...workflows }),
     Worker.create({

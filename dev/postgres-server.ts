@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './ports';
 
-const SCRIPT = path.join(__dirname, '..', '..', 'scripts', 'setup', 'postgres.sh');
+const SCRIPT = path.join(__dirname, 'setup', 'postgres.sh');
 const run = promisify(execFile);
 
 /**

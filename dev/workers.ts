@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Activities } from '../../src/activities';
-import { createWorkers, runWorkers } from '../../src/worker';
+import type { Activities } from '../src/activities';
+import { createWorkers, runWorkers } from '../src/worker/worker';
 import { workflowBundle } from './temporal';
 
 export function uniqueTaskQueue(name: string): string {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
-const ROOT = path.join(__dirname, '..', '..');
+const ROOT = path.join(__dirname, '..');
 
 export interface ServiceProcess {
   child: ChildProcess;
@@ -14,11 +14,11 @@ export interface ServiceProcess {
 
 const TS = ['-r', 'ts-node/register/transpile-only'];
 const ENTRY_POINTS = {
-  worker: { script: 'src/worker-main.ts', ready: '"msg":"worker started"' },
+  worker: { script: 'src/worker/main.ts', ready: '"msg":"worker started"' },
   /** As the Docker image runs it: compiled, with the prebuilt workflow bundle (`npm run build` first). */
-  'built-worker': { script: 'dist/worker-main.js', ready: '"msg":"worker started"', compiled: true },
+  'built-worker': { script: 'dist/worker/main.js', ready: '"msg":"worker started"', compiled: true },
   bridge: { script: 'src/bridge/main.ts', ready: '"msg":"bridge started"' },
-  all: { script: 'src/main.ts', ready: '"msg":"worker started"' },
+  all: { script: 'src/worker-and-bridge-main.ts', ready: '"msg":"worker started"' },
   enqueue: { script: 'scripts/enqueue.ts', ready: 'pushed' },
   replay: { script: 'scripts/replay.ts', ready: 'replaying' },
 };

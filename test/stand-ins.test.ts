@@ -3,9 +3,9 @@ import { ApiError, GoogleGenAI, type GenerateContentResponse, type Part } from '
 import { createClient, StorageApiError } from '@supabase/supabase-js';
 import type { StorageClient } from '../src/activities/storage';
 import { PNG } from 'pngjs';
-import { GeminiDouble } from './doubles/gemini-double';
-import { StorageDouble } from './doubles/storage-double';
-import { noisePng } from './doubles/synthetic-images';
+import { GeminiDouble } from '../dev/stand-ins/gemini';
+import { StorageDouble } from '../dev/stand-ins/storage';
+import { noisePng } from '../dev/stand-ins/images';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const MODEL = 'gemini-2.5-flash-image';

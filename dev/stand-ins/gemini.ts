@@ -1,15 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import {
-  closeServer,
-  headerValue,
-  listenOnLoopback,
-  readBody,
-  sendJson,
-  serve,
-  waitUnlessClientGone,
-} from './http-helpers';
-import { noiseJpeg, noisePng, noiseWebp, pngStamper, type EncodedImage } from './synthetic-images';
+import { closeServer, headerValue, listenOnLoopback, readBody, sendJson, serve, waitUnlessClientGone } from './http';
+import { noiseJpeg, noisePng, noiseWebp, pngStamper, type EncodedImage } from './images';
 
 /*
  * A local stand-in for the Gemini API `models.generateContent` endpoint, speaking the wire shapes that

@@ -1,7 +1,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { devServerTuningArgs } from '../../src/demo/dev-server-tuning';
-import { SEARCH_ATTRIBUTES } from '../../src/shared';
+import { devServerTuningArgs } from './temporal-dev-server';
+import { SEARCH_ATTRIBUTES } from '../src/contract';
 
 /**
  * The Temporal CLI dev server: the binary set-up built (or TEMPORAL_CLI_PATH), else the SDK's own download;
@@ -20,7 +20,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
 /** Bundling takes seconds; a test file does it once. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: quietLogger });
   return bundle;
 }
 

@@ -1,7 +1,7 @@
 import 'dotenv/config';
-import { loadWorkerConfig } from './config';
-import { runEntryPoint } from './entry-point';
-import { createLogger } from './logger';
+import { loadWorkerConfig } from '../config';
+import { runEntryPoint } from '../entry-point';
+import { createLogger } from '../logger';
 import { installTemporalRuntime, runWorker } from './worker';
 
 /** `npm run start:worker`: runs workflows and activities until SIGINT/SIGTERM, then drains and exits. */

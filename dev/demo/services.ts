@@ -3,7 +3,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { devServerTuningArgs } from './dev-server-tuning';
+import { devServerTuningArgs } from '../temporal-dev-server';
 
 /**
  * The servers the demo needs, each started only when nothing answers on its port yet, and stopped again at the
@@ -29,7 +29,7 @@ export async function isListening(port: number, host = '127.0.0.1'): Promise<boo
 
 /** Runs one of the project's set-up scripts and returns what it printed (its messages go to the terminal). */
 export function setupScript(name: string, ...args: string[]): string {
-  return execFileSync('bash', [path.join(ROOT, 'scripts', 'setup', name), ...args], {
+  return execFileSync('bash', [path.join(ROOT, 'dev', 'setup', name), ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();
@@ -104,7 +104,7 @@ export async function ensureRedis(port: number): Promise<Service> {
   return { name: 'Redis', startedHere: true, stop: () => stopChild(child) };
 }
 
-/** The project's own PostgreSQL (scripts/setup/postgres.sh); returns its admin connection string. */
+/** The project's own PostgreSQL (dev/setup/postgres.sh); returns its admin connection string. */
 export async function ensurePostgres(port: number): Promise<Service & { adminUrl: string }> {
   const running = await isListening(port);
   const adminUrl = setupScript('postgres.sh');

@@ -1,15 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import {
-  closeServer,
-  headerValue,
-  listenOnLoopback,
-  readBody,
-  sendJson,
-  serve,
-  waitUnlessClientGone,
-} from './http-helpers';
+import { closeServer, headerValue, listenOnLoopback, readBody, sendJson, serve, waitUnlessClientGone } from './http';
 
 /*
  * A local stand-in for Supabase Storage's object API, speaking the wire shapes that `@supabase/storage-js`

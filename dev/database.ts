@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Pool } from 'pg';
-import { applyMigrations } from '../../src/migrate';
+import { applyMigrations } from './migrate';
 
 export interface TestDatabase {
   url: string;
