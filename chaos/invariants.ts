@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { workflowIdForJob } from '../src/contract';
 import type { GeminiRequestRecord } from '../dev/stand-ins/gemini';
-import type { StorageDouble } from '../dev/stand-ins/storage';
+import type { StorageStandIn } from '../dev/stand-ins/storage';
 import { BUCKET } from '../dev/stack';
 
 /** A job as the run submitted it. */
@@ -51,7 +51,7 @@ interface AttachRow {
 export interface Evidence {
   pool: Pool;
   client: Client;
-  storage: StorageDouble;
+  storage: StorageStandIn;
   geminiRequests: readonly GeminiRequestRecord[];
   jobs: readonly SubmittedJob[];
   /** Everything the worker and bridge processes wrote. */

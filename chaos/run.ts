@@ -7,15 +7,16 @@ import { Pool } from 'pg';
 import { queueKeys } from '../src/bridge/queue';
 import { applyMigrations } from '../dev/migrate';
 import { workflowIdForJob } from '../src/contract';
-import { GeminiDouble } from '../dev/stand-ins/gemini';
+import { GeminiStandIn } from '../dev/stand-ins/gemini';
 import { noisePng } from '../dev/stand-ins/images';
-import { StorageDouble } from '../dev/stand-ins/storage';
+import { StorageStandIn } from '../dev/stand-ins/storage';
 import { PostgresServer } from '../dev/postgres-server';
 import { RedisServer } from '../dev/redis-server';
 import { insertAttachment, insertJob, insertProduction } from '../dev/seed';
 import { spawnService, type ServiceProcess } from '../dev/processes';
 import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY } from '../dev/stack';
-import { quietLogger, startTemporal } from '../dev/temporal';
+import { startTemporal } from '../dev/temporal-dev-server';
+import { quietLogger } from '../dev/workers';
 import {
   BRIDGE_DOWN_MS,
   FaultLog,
@@ -87,8 +88,8 @@ async function main(): Promise<number> {
     startTemporal(),
     RedisServer.start(),
     PostgresServer.start(),
-    GeminiDouble.start({ apiKey: FAKE_GEMINI_KEY, latencyMs: 800 }),
-    StorageDouble.start({ serviceKey: FAKE_SERVICE_KEY }),
+    GeminiStandIn.start({ apiKey: FAKE_GEMINI_KEY, latencyMs: 800 }),
+    StorageStandIn.start({ serviceKey: FAKE_SERVICE_KEY }),
     writeWorkflowBundle(logDir),
   ]);
   const pool = new Pool({ connectionString: postgres.url, max: 4 });
@@ -148,8 +149,8 @@ class Processes {
     private readonly temporal: TestWorkflowEnvironment,
     private readonly redis: RedisServer,
     private readonly postgres: PostgresServer,
-    private readonly gemini: GeminiDouble,
-    private readonly storage: StorageDouble,
+    private readonly gemini: GeminiStandIn,
+    private readonly storage: StorageStandIn,
     private readonly bundlePath: string,
     private readonly logDir: string,
   ) {}
@@ -278,7 +279,7 @@ async function idsHeldBy(redis: RedisServer): Promise<number> {
 }
 
 /** As the front end does it: the rows first, then the id onto Redis; spread over the push window. */
-async function submitJobs(pool: Pool, storage: StorageDouble, redis: RedisServer): Promise<SubmittedJob[]> {
+async function submitJobs(pool: Pool, storage: StorageStandIn, redis: RedisServer): Promise<SubmittedJob[]> {
   const pusher = redis.client();
   pusher.on('error', () => undefined); // the Redis restart; ioredis reconnects and resends
   const productions: string[] = [];

@@ -2,27 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { Client, Pool } from 'pg';
 import { applyMigrations } from './migrate';
 
-export interface TestDatabase {
+export interface LocalDatabase {
   url: string;
   pool: Pool;
+  /** Closes the pool and deletes the database. */
   drop(): Promise<void>;
 }
 
-function adminUrl(): string {
-  const url = process.env.TEST_DATABASE_URL;
-  if (!url) throw new Error('TEST_DATABASE_URL is not set: run the tests with `npm test` (jest global setup sets it)');
-  return url;
-}
-
-/** A fresh database with the product's migrations, private to one test file. */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `test_${randomBytes(6).toString('hex')}`;
-  const admin = new Client({ connectionString: adminUrl() });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-
-  const url = new URL(adminUrl());
+/** A database on the project's PostgreSQL, created when missing, with the product's tables (`migrations/`). */
+export async function openDatabase(adminUrl: string, name: string): Promise<LocalDatabase> {
+  await withAdmin(adminUrl, async (admin) => {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await admin.query(`CREATE DATABASE "${name}"`);
+  });
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const pool = new Pool({ connectionString: url.toString(), max: 20 });
   // As in production (createDatabasePool): a connection the server closes (here, DROP ... WITH (FORCE) of a
@@ -34,10 +27,25 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     pool,
     async drop() {
       await pool.end();
-      const client = new Client({ connectionString: adminUrl() });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
+      await withAdmin(adminUrl, (admin) => admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
     },
   };
+}
+
+/** A fresh database private to one test file, on the server jest's global set-up started. */
+export function createTestDatabase(): Promise<LocalDatabase> {
+  const adminUrl = process.env.TEST_DATABASE_URL;
+  if (!adminUrl)
+    throw new Error('TEST_DATABASE_URL is not set: run the tests with `npm test` (jest global setup sets it)');
+  return openDatabase(adminUrl, `test_${randomBytes(6).toString('hex')}`);
+}
+
+async function withAdmin<T>(adminUrl: string, work: (admin: Client) => Promise<T>): Promise<T> {
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    return await work(admin);
+  } finally {
+    await admin.end();
+  }
 }

@@ -1,35 +1,47 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './ports';
+import { freePort, isListening } from './ports';
 
 const SCRIPT = path.join(__dirname, 'setup', 'postgres.sh');
 const run = promisify(execFile);
 
+/** The project's default PostgreSQL: the demo's and the tests' (set-up installs and starts it). */
+export const DEFAULT_POSTGRES_PORT = 54329;
+
 /**
- * A private PostgreSQL cluster on a free port (the project's set-up script, with its own data folder), which a
- * run can stop and start again under its clients, as a database failover or restart would.
+ * A PostgreSQL cluster of the project's own, through its set-up script (Debian's server, loopback only, data under
+ * .data/): the default one, or a private one on another port that a run can stop and start under its clients, as a
+ * database failover or restart would.
  */
 export class PostgresServer {
   private constructor(
     private readonly port: number,
+    /** Admin connection string (user postgres, trust authentication on loopback). */
     readonly url: string,
+    /** False when it was already running, so stopping it is someone else's business. */
+    readonly startedHere: boolean,
   ) {}
 
-  static async start(): Promise<PostgresServer> {
-    const port = await freePort();
-    const url = await PostgresServer.script(port);
-    return new PostgresServer(port, url);
+  /** Starts it unless it already runs; default: a private cluster on a free port. */
+  static async start(port?: number): Promise<PostgresServer> {
+    const chosen = port ?? (await freePort());
+    const running = await isListening(chosen);
+    return new PostgresServer(chosen, await PostgresServer.script(chosen), !running);
   }
 
   /** Down for `downMs`, then up again on the same port with the same data. */
   async restart(downMs: number): Promise<void> {
-    await PostgresServer.script(this.port, 'stop');
+    await this.stop();
     await new Promise((resolve) => setTimeout(resolve, downMs));
     await PostgresServer.script(this.port);
   }
 
-  /** Stops it and deletes its data. */
+  async stop(): Promise<void> {
+    await PostgresServer.script(this.port, 'stop');
+  }
+
+  /** Stops it and deletes its data (refused for the default cluster). */
   async remove(): Promise<void> {
     await PostgresServer.script(this.port, 'remove');
   }

@@ -1,32 +1,49 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
 import Redis from 'ioredis';
 import { freePort } from './ports';
 
-/** A private redis-server on a free port, which a test can kill and start again on the same port. */
+export interface RedisServerOptions {
+  /** Default: any free loopback port. */
+  port?: number;
+  /**
+   * With a folder, the server keeps an append-only file there, so queued ids survive a restart (the demo's).
+   * Without one, nothing is persisted and a restart empties it, as a crashed cache would (the tests' and chaos').
+   */
+  dataDir?: string;
+  /** Where the server's own output goes; default: nowhere. */
+  logFile?: string;
+}
+
+/** A redis-server of the project's own (Debian's package, found by set-up), which its owner may kill and restart. */
 export class RedisServer {
   private process?: ChildProcess;
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly options: RedisServerOptions,
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const server = new RedisServer(options.port ?? (await freePort()), options);
     await server.restart();
     return server;
   }
 
-  /** Starts the server (again): without persistence, so a restart also empties it, as a crashed cache would. */
+  /** Starts the server (again), on the same port, and waits until it answers. */
   async restart(): Promise<void> {
     await this.stop();
-    const binary = process.env.REDIS_SERVER_BIN || 'redis-server';
+    const { dataDir, logFile } = this.options;
+    if (dataDir) mkdirSync(dataDir, { recursive: true });
+    const persistence = dataDir ? ['--dir', dataDir, '--appendonly', 'yes'] : ['--save', '', '--appendonly', 'no'];
+    const output = logFile ? openSync(logFile, 'a') : 'ignore';
     this.process = spawn(
-      binary,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      {
-        stdio: 'ignore',
-      },
+      process.env.REDIS_SERVER_BIN || 'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', ...persistence],
+      { stdio: ['ignore', output, output] },
     );
     const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     probe.on('error', () => undefined); // refused until the server listens: expected, and retried below
@@ -37,22 +54,25 @@ export class RedisServer {
         probe.disconnect();
         return;
       } catch {
+        if (this.process.exitCode !== null) break;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
-    throw new Error(`redis-server did not start on port ${this.port}`);
+    probe.disconnect();
+    throw new Error(`redis-server did not start on port ${this.port}${logFile ? `; see ${logFile}` : ''}`);
   }
 
-  async stop(): Promise<void> {
+  /** Killed at once (SIGKILL), as a crash would; `graceful` lets it write its append-only file first. */
+  async stop(graceful = false): Promise<void> {
     const child = this.process;
     // A killed process has a signalCode and no exitCode.
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
+    child.kill(graceful ? 'SIGTERM' : 'SIGKILL');
     await exited;
   }
 
-  /** A plain client for the test's own reads and writes. */
+  /** A plain client for the owner's own reads and writes. */
   client(): Redis {
     return new Redis(this.url, { maxRetriesPerRequest: null });
   }

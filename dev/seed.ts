@@ -1,7 +1,53 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
+import { noisePng } from './stand-ins/images';
 
-/** Rows as the web front end creates them. */
+/**
+ * What the web front end does before it pushes a job id (rows and the source object, as it leaves them), and the
+ * reads of what the product made of them. This SQL is the front end's, not the product's.
+ */
+
+/** Puts the source image where the product will look for it: a stand-in's store, or real Storage. */
+export type SourceUploader = (path: string, bytes: Buffer, mimeType: string) => Promise<void> | void;
+
+export interface JobRequest {
+  quantity?: unknown;
+  prompt?: unknown;
+  userId?: string;
+  source?: Buffer;
+  sourcePath?: string;
+}
+
+export interface SeededJob {
+  jobId: string;
+  productionId: string;
+  sourceAttachId: number;
+  sourcePath: string;
+  sourceBytes: Buffer;
+  userId: string;
+}
+
+/** A production, its source image (object and row) and a pending job. Any field may be invalid on purpose. */
+export async function seedJob(pool: Pool, upload: SourceUploader, request: JobRequest = {}): Promise<SeededJob> {
+  const userId = request.userId ?? `user${Math.random().toString(36).slice(2, 10)}`;
+  const sourceBytes = request.source ?? noisePng(48, 32);
+  const sourcePath = request.sourcePath ?? `merged-images/user-${userId}/merged_${Date.now()}.png`;
+  await upload(sourcePath, sourceBytes, 'image/png');
+  const sourceAttachId = await insertAttachment(pool, sourcePath, sourceBytes.length);
+  const productionId = await insertProduction(pool);
+  const jobId = await insertJob(
+    pool,
+    productionId,
+    {
+      prompt: request.prompt ?? 'make it blue',
+      quantity: request.quantity ?? 2,
+      userId,
+      mergedImageAttachId: sourceAttachId,
+    },
+    { totalImages: Number.isInteger(request.quantity) ? (request.quantity as number) : 2 },
+  );
+  return { jobId, productionId, sourceAttachId, sourcePath, sourceBytes, userId };
+}
 
 export async function insertProduction(
   pool: Pool,

@@ -4,12 +4,13 @@ import { createJobStore } from '../src/activities/database';
 import { createGeminiClient, createImageGenerator } from '../src/activities/gemini';
 import { createImageStore, createStorageClient } from '../src/activities/storage';
 import { Secret } from '../src/config';
-import { GeminiDouble } from './stand-ins/gemini';
-import { noisePng } from './stand-ins/images';
-import { StorageDouble } from './stand-ins/storage';
-import { createTestDatabase, type TestDatabase } from './database';
-import { insertAttachment, insertJob, insertProduction } from './seed';
-import { startTemporal } from './temporal';
+import { GeminiStandIn } from './stand-ins/gemini';
+import { StorageStandIn } from './stand-ins/storage';
+import { createTestDatabase, type LocalDatabase } from './database';
+import { seedJob as seedJobRows, type JobRequest, type SeededJob } from './seed';
+import { startTemporal } from './temporal-dev-server';
+
+export type { SeededJob } from './seed';
 
 /** Recognisable fake credentials: tests search logs, errors and histories for them. */
 export const FAKE_GEMINI_KEY = 'FAKE-gemini-api-key-for-tests-0123456789';
@@ -18,21 +19,21 @@ export const BUCKET = 'attachments';
 
 export interface Stack {
   temporal?: TestWorkflowEnvironment;
-  db: TestDatabase;
-  gemini: GeminiDouble;
-  storage: StorageDouble;
+  db: LocalDatabase;
+  gemini: GeminiStandIn;
+  storage: StorageStandIn;
   activities: Activities;
   stop(): Promise<void>;
 }
 
-/** Real Postgres and the two HTTP doubles, with the product's activities wired to them through the real SDKs. */
+/** Real Postgres and the two HTTP stand-ins, with the product's activities wired to them through the real SDKs. */
 export async function startStack(
   options: { temporal?: boolean; geminiTimeoutMs?: number; geminiImageSize?: { width: number; height: number } } = {},
 ): Promise<Stack> {
   const [db, gemini, storage, temporal] = await Promise.all([
     createTestDatabase(),
-    GeminiDouble.start({ apiKey: FAKE_GEMINI_KEY, imageSize: options.geminiImageSize }),
-    StorageDouble.start({ serviceKey: FAKE_SERVICE_KEY }),
+    GeminiStandIn.start({ apiKey: FAKE_GEMINI_KEY, imageSize: options.geminiImageSize }),
+    StorageStandIn.start({ serviceKey: FAKE_SERVICE_KEY }),
     options.temporal ? startTemporal() : undefined,
   ]);
   const activities = createActivities({
@@ -67,36 +68,11 @@ export async function startStack(
   };
 }
 
-export interface SeededJob {
-  jobId: string;
-  productionId: string;
-  sourceAttachId: number;
-  sourcePath: string;
-  sourceBytes: Buffer;
-  userId: string;
-}
-
-/** A production, its source image (object and row) and a pending job, as the front end leaves them. */
-export async function seedJob(
-  stack: Stack,
-  input: { quantity?: unknown; prompt?: unknown; userId?: string; source?: Buffer; sourcePath?: string } = {},
-): Promise<SeededJob> {
-  const userId = input.userId ?? `user${Math.random().toString(36).slice(2, 10)}`;
-  const sourceBytes = input.source ?? noisePng(48, 32);
-  const sourcePath = input.sourcePath ?? `merged-images/user-${userId}/merged_${Date.now()}.png`;
-  stack.storage.put(BUCKET, sourcePath, sourceBytes, 'image/png');
-  const sourceAttachId = await insertAttachment(stack.db.pool, sourcePath, sourceBytes.length);
-  const productionId = await insertProduction(stack.db.pool);
-  const jobId = await insertJob(
+/** A production, its source image (in the Storage stand-in and its row) and a pending job. */
+export function seedJob(stack: Stack, request: JobRequest = {}): Promise<SeededJob> {
+  return seedJobRows(
     stack.db.pool,
-    productionId,
-    {
-      prompt: input.prompt ?? 'make it blue',
-      quantity: input.quantity ?? 2,
-      userId,
-      mergedImageAttachId: sourceAttachId,
-    },
-    { totalImages: Number.isInteger(input.quantity) ? (input.quantity as number) : 2 },
+    (path, bytes, mimeType) => stack.storage.put(BUCKET, path, bytes, mimeType),
+    request,
   );
-  return { jobId, productionId, sourceAttachId, sourcePath, sourceBytes, userId };
 }

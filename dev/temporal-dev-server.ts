@@ -1,3 +1,14 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEARCH_ATTRIBUTES } from '../src/contract';
+import { waitForPort } from './ports';
+
+/*
+ * The Temporal CLI dev server (`temporal server start-dev`), as every part of the local stack starts it: the binary
+ * set-up built (TEMPORAL_CLI_PATH), the product's search attributes registered, and the tuning below.
+ */
+
 /**
  * Dynamic config for every Temporal CLI dev server this project starts (demo, tests, bench, chaos), and, through
  * `deploy/temporal-dynamic-config.yaml` (kept equal by a test), for docker-compose's Temporal.
@@ -20,4 +31,71 @@ export function devServerTuningArgs(): string[] {
     '--dynamic-config-value',
     `${key}=${value}`,
   ]);
+}
+
+/** A private dev server for one test file, or the run's shared one when jest's global set-up started it. */
+export async function startTemporal(): Promise<TestWorkflowEnvironment> {
+  const shared = process.env.TEMPORAL_TEST_ADDRESS;
+  if (shared) return TestWorkflowEnvironment.createFromExistingServer({ address: shared, namespace: 'default' });
+  const path = process.env.TEMPORAL_CLI_PATH;
+  const server = { ip: '127.0.0.1', searchAttributes: SEARCH_ATTRIBUTES, extraArgs: devServerTuningArgs() };
+  return TestWorkflowEnvironment.createLocal({
+    server: path ? { ...server, executable: { type: 'existing-path', path } } : server,
+  });
+}
+
+export interface DevServerProcess {
+  address: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The dev server as a process of its own, outliving any one client: the demo's (with the Web UI and its state in a
+ * SQLite file kept across runs) and the one a test run shares. Its output goes to `logFile`.
+ */
+export async function startDevServerProcess(options: {
+  cliPath: string;
+  port: number;
+  logFile: string;
+  uiPort?: number;
+  dbFile?: string;
+}): Promise<DevServerProcess> {
+  const log = openSync(options.logFile, 'a');
+  const child = spawn(
+    options.cliPath,
+    [
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(options.port),
+      ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
+      ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
+      '--log-level',
+      'warn',
+      ...SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+      ...devServerTuningArgs(),
+    ],
+    { stdio: ['ignore', log, log] },
+  );
+  const stop = () => stopProcess(child);
+  try {
+    await waitForPort(options.port, 'the Temporal dev server', child, options.logFile);
+    if (options.uiPort) await waitForPort(options.uiPort, 'the Temporal Web UI', child, options.logFile);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { address: `127.0.0.1:${options.port}`, stop };
+}
+
+/** SIGTERM, then SIGKILL if it has not exited within 10 s. */
+export function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => (clearTimeout(force), resolve()));
+    child.kill('SIGTERM');
+  });
 }

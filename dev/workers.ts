@@ -1,8 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Activities } from '../src/activities';
 import { createWorkers, runWorkers } from '../src/worker/worker';
-import { workflowBundle } from './temporal';
+
+const noop = () => undefined;
+/** Bundler and SDK chatter is not test output. */
+export const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** Bundling takes seconds; a process does it once. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: quietLogger });
+  return bundle;
+}
 
 export function uniqueTaskQueue(name: string): string {
   return `${name}-${randomUUID()}`;

@@ -6,7 +6,7 @@ import { scrubSecrets } from '../src/activities/scrub-secrets';
 import { FailureType } from '../src/contract';
 import { noiseJpeg, noisePng } from '../dev/stand-ins/images';
 import { insertAttachment } from '../dev/seed';
-import { quietLogger } from '../dev/temporal';
+import { quietLogger } from '../dev/workers';
 import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from '../dev/stack';
 
 /** Each activity against real Postgres and the HTTP doubles, through the real SDKs, run twice where it may be. */

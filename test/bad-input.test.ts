@@ -28,7 +28,7 @@ import {
   productionState,
 } from '../dev/seed';
 import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, startStack, type Stack } from '../dev/stack';
-import { workflowBundle } from '../dev/temporal';
+import { workflowBundle } from '../dev/workers';
 import { uniqueTaskQueue } from '../dev/workers';
 
 /**

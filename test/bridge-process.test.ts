@@ -7,7 +7,7 @@ import { eventually } from './support/eventually';
 import { freePort } from '../dev/ports';
 import { RedisServer } from '../dev/redis-server';
 import { spawnService, type ServiceProcess } from '../dev/processes';
-import { startTemporal } from '../dev/temporal';
+import { startTemporal } from '../dev/temporal-dev-server';
 import { uniqueTaskQueue } from '../dev/workers';
 
 /** The bridge as its own process (`npm run start:bridge`), killed and stopped the ways production does. */

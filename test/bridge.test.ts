@@ -9,7 +9,7 @@ import { workflowIdForJob } from '../src/contract';
 import { eventually } from './support/eventually';
 import { capturedLogger, type LogLine } from './support/log-capture';
 import { RedisServer } from '../dev/redis-server';
-import { startTemporal } from '../dev/temporal';
+import { startTemporal } from '../dev/temporal-dev-server';
 import { uniqueTaskQueue } from '../dev/workers';
 
 /**

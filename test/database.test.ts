@@ -1,10 +1,10 @@
 import { createJobStore, type JobStore } from '../src/activities/database';
-import { createTestDatabase, type TestDatabase } from '../dev/database';
+import { createTestDatabase, type LocalDatabase } from '../dev/database';
 import { attachmentsUnder, insertJob, insertProduction, jobState, productionState } from '../dev/seed';
 
 /** Every statement of the product against a real PostgreSQL, each run twice where it may run twice. */
 
-let db: TestDatabase;
+let db: LocalDatabase;
 let store: JobStore;
 beforeAll(async () => {
   db = await createTestDatabase();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { HISTORIES_DIR } from './support/histories';
-import { quietLogger, workflowBundle } from '../dev/temporal';
+import { quietLogger, workflowBundle } from '../dev/workers';
 
 /**
  * Histories of finished runs (recorded by the end-to-end test with RECORD_HISTORIES=1) replayed against the

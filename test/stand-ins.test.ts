@@ -3,8 +3,8 @@ import { ApiError, GoogleGenAI, type GenerateContentResponse, type Part } from '
 import { createClient, StorageApiError } from '@supabase/supabase-js';
 import type { StorageClient } from '../src/activities/storage';
 import { PNG } from 'pngjs';
-import { GeminiDouble } from '../dev/stand-ins/gemini';
-import { StorageDouble } from '../dev/stand-ins/storage';
+import { GeminiStandIn } from '../dev/stand-ins/gemini';
+import { StorageStandIn } from '../dev/stand-ins/storage';
 import { noisePng } from '../dev/stand-ins/images';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -16,11 +16,11 @@ function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-describe('GeminiDouble driven by @google/genai', () => {
-  let double: GeminiDouble;
+describe('GeminiStandIn driven by @google/genai', () => {
+  let double: GeminiStandIn;
 
   beforeEach(async () => {
-    double = await GeminiDouble.start({ apiKey: GEMINI_KEY });
+    double = await GeminiStandIn.start({ apiKey: GEMINI_KEY });
   });
 
   afterEach(() => double.stop());
@@ -100,7 +100,7 @@ describe('GeminiDouble driven by @google/genai', () => {
 
   it('accepts a 2 MB inline image and sizes PNG answers as asked', async () => {
     await double.stop();
-    double = await GeminiDouble.start({ imageSize: { width: 300, height: 200 } });
+    double = await GeminiStandIn.start({ imageSize: { width: 300, height: 200 } });
     const bigInput = noisePng(820, 820);
     expect(bigInput.length).toBeGreaterThan(2_000_000);
 
@@ -307,14 +307,14 @@ describe('GeminiDouble driven by @google/genai', () => {
   });
 });
 
-describe('StorageDouble driven by @supabase/supabase-js', () => {
+describe('StorageStandIn driven by @supabase/supabase-js', () => {
   const KEY = 'service-role-key';
   const PATH = 'jobs/job 1/variation-0.png';
-  let double: StorageDouble;
+  let double: StorageStandIn;
   let storage: StorageClient;
 
   beforeEach(async () => {
-    double = await StorageDouble.start({ serviceKey: KEY, buckets: ['attachments', 'other'] });
+    double = await StorageStandIn.start({ serviceKey: KEY, buckets: ['attachments', 'other'] });
     storage = clientWith(KEY, KEY);
   });
 

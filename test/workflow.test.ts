@@ -5,7 +5,7 @@ import type { Activities, ImageTarget, JobPlan, LoadedJob, StoredImage } from '.
 import { FailureType, workflowIdForJob, type ImageJobResult } from '../src/contract';
 import { imageJob, progressQuery } from '../src/workflows';
 import { keepHistory } from './support/histories';
-import { startTemporal } from '../dev/temporal';
+import { startTemporal } from '../dev/temporal-dev-server';
 import { uniqueTaskQueue, withWorkers } from '../dev/workers';
 
 /**

@@ -1,44 +1,59 @@
 import 'dotenv/config';
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client as PgClient, Pool } from 'pg';
+import type { Pool } from 'pg';
 import pino from 'pino';
 import { createDatabasePool } from '../../src/activities/database';
 import { createImageStore, createStorageClient } from '../../src/activities/storage';
 import { runBridge } from '../../src/bridge';
 import { createJobQueue } from '../../src/bridge/queue';
 import { loadBridgeConfig, loadWorkerConfig } from '../../src/config';
+import { workflowIdForJob } from '../../src/contract';
 import { abortOnSignals, runEntryPoint } from '../../src/entry-point';
 import { createLogger } from '../../src/logger';
-import { applyMigrations } from '../migrate';
-import { SEARCH_ATTRIBUTES, workflowIdForJob } from '../../src/contract';
 import { lazyClient, registerSearchAttributes } from '../../src/temporal';
 import { installTemporalRuntime, runWorker } from '../../src/worker/worker';
-import { startLocalStorage } from '../stand-ins/folder-storage';
-import { startOfflineImageGenerator } from '../stand-ins/offline-gemini';
-import { createSampleJob } from './sample-job';
-import { DATA_DIR, ensurePostgres, ensureRedis, ensureTemporal, type Service } from './services';
+import { openDatabase } from '../database';
+import { isListening } from '../ports';
+import { DEFAULT_POSTGRES_PORT, PostgresServer } from '../postgres-server';
+import { RedisServer } from '../redis-server';
+import { seedJob } from '../seed';
+import { DATA_DIR, ROOT, setupScript } from '../setup';
+import { GeminiStandIn } from '../stand-ins/gemini';
+import { StorageStandIn } from '../stand-ins/storage';
+import { startDevServerProcess } from '../temporal-dev-server';
 
 /**
  * `npm run demo [-- --once]`: the whole product on this machine. Every part that `.env` does not configure is
- * started here (Temporal dev server with its Web UI, Redis, PostgreSQL, a folder standing in for Storage and, with
- * no GEMINI_API_KEY, an offline image generator); then a sample job goes through the front end's path: rows,
- * a push onto Redis, and the polled row drawn as a progress bar.
+ * started here (Temporal dev server with its Web UI, Redis, PostgreSQL, the Storage stand-in keeping its objects in
+ * a folder and, with no GEMINI_API_KEY, the Gemini stand-in making offline variations); then a sample job goes
+ * through the front end's path: rows, a push onto Redis, and the polled row drawn as a progress bar.
  */
 
 const PORTS = {
   temporal: 7233,
   ui: 8233,
   redis: 6379,
-  postgres: Number(process.env.QUEL_PG_PORT ?? 54329),
+  postgres: Number(process.env.QUEL_PG_PORT ?? DEFAULT_POSTGRES_PORT),
   storage: 54380,
   gemini: 54381,
 };
 const QUANTITY = Number(process.env.DEMO_QUANTITY ?? 4);
 const PROMPT = process.env.DEMO_PROMPT ?? 'The same scene at another time of day, in another season';
+const SAMPLE_IMAGE = path.join(ROOT, 'assets', 'sample.png');
+const LOCAL_STORAGE_KEY = 'local-demo-storage';
 const say = (line = '') => process.stdout.write(`${line}\n`);
+
+interface Service {
+  name: string;
+  startedHere: boolean;
+  stop(): Promise<void>;
+}
+
+const alreadyRunning = (name: string): Service => ({ name, startedHere: false, stop: async () => undefined });
 
 async function main(once: boolean): Promise<number> {
   mkdirSync(DATA_DIR, { recursive: true });
@@ -48,27 +63,39 @@ async function main(once: boolean): Promise<number> {
   try {
     say('Starting the image-job demo: every part that .env does not configure runs on this machine.');
 
-    let embeddedDatabase = false;
     if (!env.DATABASE_URL) {
-      const postgres = await ensurePostgres(PORTS.postgres);
-      services.push(postgres);
-      env.DATABASE_URL = await demoDatabase(postgres.adminUrl);
-      embeddedDatabase = true;
+      const postgres = await PostgresServer.start(PORTS.postgres);
+      services.push({ name: 'PostgreSQL', startedHere: postgres.startedHere, stop: () => postgres.stop() });
+      // A database of its own, created once and kept between runs, with the product's tables.
+      const database = await openDatabase(postgres.url, 'quel_demo');
+      await database.pool.end();
+      env.DATABASE_URL = database.url;
     }
+    let localStorage: StorageStandIn | undefined;
     if (!env.SUPABASE_URL || !env.SUPABASE_SERVICE_ROLE_KEY) {
-      const storage = await startLocalStorage({ root: path.join(DATA_DIR, 'storage'), port: PORTS.storage });
-      cleanups.push(storage.stop);
-      Object.assign(env, { SUPABASE_URL: storage.url, SUPABASE_SERVICE_ROLE_KEY: 'local-demo-storage' });
-      say(`  Storage:   the folder ${path.join(DATA_DIR, 'storage')} (bucket ${env.STORAGE_BUCKET ?? 'attachments'})`);
+      const bucket = env.STORAGE_BUCKET ?? 'attachments';
+      const root = path.join(DATA_DIR, 'storage');
+      const storage = await StorageStandIn.start({
+        root,
+        port: PORTS.storage,
+        buckets: [bucket],
+        serviceKey: LOCAL_STORAGE_KEY,
+      });
+      localStorage = storage;
+      cleanups.push(() => storage.stop());
+      Object.assign(env, { SUPABASE_URL: storage.url, SUPABASE_SERVICE_ROLE_KEY: LOCAL_STORAGE_KEY });
+      say(`  Storage:   the folder ${root} (bucket ${bucket})`);
     } else {
       say(`  Storage:   Supabase Storage of ${env.SUPABASE_URL}`);
     }
     if (!env.GEMINI_API_KEY) {
-      const generator = await startOfflineImageGenerator({
+      const generator = await GeminiStandIn.start({
         port: PORTS.gemini,
+        apiKey: 'offline-demo',
+        answers: 'variations',
         latencyMs: Number(env.DEMO_GEMINI_LATENCY_MS ?? 1500),
       });
-      cleanups.push(generator.stop);
+      cleanups.push(() => generator.stop());
       Object.assign(env, { GEMINI_API_KEY: 'offline-demo', GEMINI_BASE_URL: generator.baseUrl });
       say();
       say('  ************************************************************************************');
@@ -82,18 +109,12 @@ async function main(once: boolean): Promise<number> {
     }
     let uiUrl = env.TEMPORAL_UI_URL;
     if (!env.TEMPORAL_ADDRESS) {
-      services.push(
-        await ensureTemporal(
-          PORTS.temporal,
-          PORTS.ui,
-          SEARCH_ATTRIBUTES.map((key) => key.name),
-        ),
-      );
+      services.push(await ensureTemporal());
       env.TEMPORAL_ADDRESS = `127.0.0.1:${PORTS.temporal}`;
       uiUrl ??= `http://localhost:${PORTS.ui}`;
     }
     if (!env.REDIS_URL) {
-      services.push(await ensureRedis(PORTS.redis));
+      services.push(await ensureRedis());
       env.REDIS_URL = `redis://127.0.0.1:${PORTS.redis}`;
     }
     for (const service of services)
@@ -113,9 +134,9 @@ async function main(once: boolean): Promise<number> {
 
     const client = lazyClient(workerConfig.temporal);
     await registerSearchAttributes(client, workerConfig.temporal.namespace);
+    // The front end's own connection, to create the job and poll its row.
     const pool = createDatabasePool(workerConfig.database);
     cleanups.unshift(() => pool.end());
-    if (embeddedDatabase) await applyMigrations(pool);
 
     const stop = abortOnSignals();
     const serving = Promise.all([
@@ -129,7 +150,12 @@ async function main(once: boolean): Promise<number> {
     });
 
     const storage = createImageStore(createStorageClient(workerConfig.storage), workerConfig.storage.bucket);
-    const job = await createSampleJob(pool, storage, { quantity: QUANTITY, prompt: PROMPT });
+    const job = await seedJob(pool, (objectPath, bytes, mimeType) => storage.upload(objectPath, bytes, mimeType), {
+      quantity: QUANTITY,
+      prompt: PROMPT,
+      userId: 'demo-user',
+      source: await readFile(SAMPLE_IMAGE),
+    });
     const queue = createJobQueue(bridgeConfig.queue);
     await queue.push(job.jobId);
     queue.close();
@@ -143,10 +169,12 @@ async function main(once: boolean): Promise<number> {
 
     const status = await showProgress(pool, job.jobId, stop.signal);
     say();
-    await printResults(pool, job.jobId, (objectPath) =>
-      env.SUPABASE_URL?.startsWith('http://127.0.0.1:' + PORTS.storage)
-        ? path.join(DATA_DIR, 'storage', workerConfig.storage.bucket, objectPath)
-        : `${workerConfig.storage.url}/storage/v1/object/public/${workerConfig.storage.bucket}/${objectPath}`,
+    await printResults(
+      pool,
+      job.jobId,
+      (objectPath) =>
+        localStorage?.fileOf(workerConfig.storage.bucket, objectPath) ??
+        `${workerConfig.storage.url}/storage/v1/object/public/${workerConfig.storage.bucket}/${objectPath}`,
     );
     say(`Workflow: ${workflowLink}`);
     if (once || stop.signal.aborted) return status === 'completed' ? 0 : 1;
@@ -164,16 +192,32 @@ async function main(once: boolean): Promise<number> {
   }
 }
 
-/** A database of its own on the project's PostgreSQL, created once and kept between runs. */
-async function demoDatabase(adminUrl: string): Promise<string> {
-  const admin = new PgClient({ connectionString: adminUrl });
-  await admin.connect();
-  const { rowCount } = await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'quel_demo'`);
-  if (!rowCount) await admin.query('CREATE DATABASE quel_demo');
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = '/quel_demo';
-  return url.toString();
+/** The Temporal dev server with its Web UI, unless something answers on its port; state kept in .data/temporal/. */
+async function ensureTemporal(): Promise<Service> {
+  if (await isListening(PORTS.temporal)) return alreadyRunning('Temporal');
+  const cliPath = setupScript('temporal-cli.sh');
+  if (!cliPath) throw new Error('no Temporal CLI: install Go so set-up can build it, or set TEMPORAL_CLI_PATH');
+  mkdirSync(path.join(DATA_DIR, 'temporal'), { recursive: true });
+  const server = await startDevServerProcess({
+    cliPath,
+    port: PORTS.temporal,
+    uiPort: PORTS.ui,
+    dbFile: path.join(DATA_DIR, 'temporal', 'dev.sqlite'),
+    logFile: path.join(DATA_DIR, 'temporal.log'),
+  });
+  return { name: 'Temporal', startedHere: true, stop: server.stop };
+}
+
+/** Redis with an append-only file in .data/redis/, so queued ids survive a restart of the demo. */
+async function ensureRedis(): Promise<Service> {
+  if (await isListening(PORTS.redis)) return alreadyRunning('Redis');
+  process.env.REDIS_SERVER_BIN ??= setupScript('redis.sh');
+  const redis = await RedisServer.start({
+    port: PORTS.redis,
+    dataDir: path.join(DATA_DIR, 'redis'),
+    logFile: path.join(DATA_DIR, 'redis.log'),
+  });
+  return { name: 'Redis', startedHere: true, stop: () => redis.stop(true) };
 }
 
 /** Draws the row the front end polls until the job ends; returns its final status. */

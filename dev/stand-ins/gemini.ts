@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { closeServer, headerValue, listenOnLoopback, readBody, sendJson, serve, waitUnlessClientGone } from './http';
 import { noiseJpeg, noisePng, noiseWebp, pngStamper, type EncodedImage } from './images';
+import { variationOf } from './variations';
 
 /*
  * A local stand-in for the Gemini API `models.generateContent` endpoint, speaking the wire shapes that
@@ -39,7 +40,7 @@ export interface GeminiRequestRecord {
   answerSha256?: string;
 }
 
-export interface GeminiDoubleOptions {
+export interface GeminiStandInOptions {
   latencyMs?: number;
   /** When set, requests carrying another `x-goog-api-key` get the real API's 400 API_KEY_INVALID. */
   apiKey?: string;
@@ -47,6 +48,13 @@ export interface GeminiDoubleOptions {
   imageSize?: { width: number; height: number };
   /** The REST version answered (`/{apiVersion}/models/…`); any other is a 404, as an unknown route is. */
   apiVersion?: string;
+  /**
+   * What an image answer shows: random noise (default; cheap, unique, of the configured size) or a real variation
+   * of the request's source image (the demo's, so a person sees something worth looking at).
+   */
+  answers?: 'noise' | 'variations';
+  /** A fixed loopback port; default: any free one. */
+  port?: number;
 }
 
 type BehaviourChooser = (request: { index: number; prompt: string; model: string }) => GeminiBehaviour;
@@ -72,11 +80,11 @@ const GENERATE_CONTENT_PATH = /^\/([^/]+)\/models\/([^/]+):generateContent$/;
 const DEFAULT_IMAGE_SIZE = { width: 64, height: 64 };
 const USAGE = { promptTokenCount: 1290, candidatesTokenCount: 1290, totalTokenCount: 2580 };
 
-export class GeminiDouble {
+export class GeminiStandIn {
   readonly requests: GeminiRequestRecord[] = [];
   latencyMs: number;
   readonly apiVersion: string;
-  /** One noise PNG per double, stamped per answer (see pngStamper). */
+  /** One noise PNG per stand-in, stamped per answer (see pngStamper). */
   private stampPng?: (text: string) => EncodedImage;
   private readonly queue: GeminiBehaviour[] = [];
   private chooser: BehaviourChooser | undefined;
@@ -84,17 +92,17 @@ export class GeminiDouble {
   private constructor(
     private readonly server: http.Server,
     readonly baseUrl: string,
-    private readonly options: GeminiDoubleOptions,
+    private readonly options: GeminiStandInOptions,
   ) {
     this.latencyMs = options.latencyMs ?? 0;
     this.apiVersion = options.apiVersion ?? 'v1beta';
   }
 
-  static async start(options: GeminiDoubleOptions = {}): Promise<GeminiDouble> {
+  static async start(options: GeminiStandInOptions = {}): Promise<GeminiStandIn> {
     const server = http.createServer();
-    const double = new GeminiDouble(server, await listenOnLoopback(server), options);
-    serve(server, (req, res) => double.handle(req, res));
-    return double;
+    const standIn = new GeminiStandIn(server, await listenOnLoopback(server, options.port), options);
+    serve(server, (req, res) => standIn.handle(req, res));
+    return standIn;
   }
 
   /** Queues behaviours for the next requests, consumed in order, one per request. */
@@ -133,7 +141,7 @@ export class GeminiDouble {
     this.requests.push(record);
     if (behaviour.kind === 'hang') return; // the socket is released when the client aborts or on stop()
     if (!(await waitUnlessClientGone(res, this.latencyMs))) return;
-    const answer = rejection ?? this.answerTo(behaviour, model);
+    const answer = rejection ?? this.answerTo(behaviour, model, parsed);
     record.status = answer.status;
     if (answer.answerSha256) record.answerSha256 = answer.answerSha256;
     sendAnswer(res, answer);
@@ -143,10 +151,14 @@ export class GeminiDouble {
     return this.queue.shift() ?? this.chooser?.(request) ?? { kind: 'image' };
   }
 
-  private answerTo(behaviour: Exclude<GeminiBehaviour, { kind: 'hang' }>, model: string): Answer {
+  private answerTo(
+    behaviour: Exclude<GeminiBehaviour, { kind: 'hang' }>,
+    model: string,
+    request: ParsedRequest | undefined,
+  ): Answer {
     switch (behaviour.kind) {
       case 'image':
-        return this.imageAnswer(behaviour, model);
+        return this.imageAnswer(behaviour, model, request);
       case 'server-error':
         return serverError(behaviour.status ?? 500);
       case 'rate-limited':
@@ -167,9 +179,14 @@ export class GeminiDouble {
     }
   }
 
-  private imageAnswer(behaviour: Extract<GeminiBehaviour, { kind: 'image' }>, model: string): Answer {
+  private imageAnswer(
+    behaviour: Extract<GeminiBehaviour, { kind: 'image' }>,
+    model: string,
+    request: ParsedRequest | undefined,
+  ): Answer {
     const mimeType = behaviour.mimeType ?? 'image/png';
-    const image = this.encodedImage(mimeType);
+    const image = this.options.answers === 'variations' ? this.variation(request) : this.encodedImage(mimeType);
+    if (!image) return badImage();
     const parts = [
       ...(behaviour.withText ? [{ text: 'Here is the edited image.' }] : []),
       inlineDataPart(behaviour.declaredMimeType ?? mimeType, IMAGE_DATA_PLACEHOLDER),
@@ -179,6 +196,12 @@ export class GeminiDouble {
       answerSha256: image.sha256,
       imageBase64: image.base64,
     };
+  }
+
+  private variation(request: ParsedRequest | undefined): EncodedImage | undefined {
+    const source = request?.image;
+    const png = source && variationOf(source, request.imageMimeType ?? '', this.requests.length);
+    return png && { base64: [Buffer.from(png.toString('base64'), 'latin1')], sha256: sha256(png) };
   }
 
   private encodedImage(mimeType: GeminiImageMime): EncodedImage {

@@ -3,19 +3,19 @@ import type { AddressInfo } from 'node:net';
 
 export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
 
-/** Listens on a random loopback port and resolves with the base URL (no trailing slash). */
-export async function listenOnLoopback(server: http.Server): Promise<string> {
+/** Listens on a loopback port (any free one by default) and resolves with the base URL (no trailing slash). */
+export async function listenOnLoopback(server: http.Server, wantedPort = 0): Promise<string> {
   // Gemini requests with a 2 MB image can take a while on a loaded machine; never cut them off.
   server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(wantedPort, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return `http://127.0.0.1:${port}`;
 }
 
-/** Routes requests to `handler`, answering a failure of the double itself with a 500. */
+/** Routes requests to `handler`, answering a failure of the stand-in itself with a 500. */
 export function serve(server: http.Server, handler: RequestHandler): void {
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     handler(req, res).catch((error: unknown) => answerUnexpectedError(res, error));
@@ -80,12 +80,12 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.end(payload);
 }
 
-/** Answers a bug in a double with a 500 instead of leaving the client hanging. */
+/** Answers a bug in a stand-in with a 500 instead of leaving the client hanging. */
 function answerUnexpectedError(res: http.ServerResponse, error: unknown): void {
   if (error instanceof ClientGoneError || res.destroyed) return;
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  sendJson(res, 500, { message: `test double failed: ${error instanceof Error ? error.message : String(error)}` });
+  sendJson(res, 500, { message: `stand-in failed: ${error instanceof Error ? error.message : String(error)}` });
 }

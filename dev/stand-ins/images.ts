@@ -21,7 +21,7 @@ export function noisePng(width: number, height: number): Buffer {
   });
 }
 
-/** An image as a double sends it: base64 in pieces (written one after another) and the decoded bytes' SHA-256. */
+/** An image as a stand-in sends it: base64 in pieces (written one after another) and the decoded bytes' SHA-256. */
 export interface EncodedImage {
   base64: Buffer[];
   sha256: string;
@@ -29,7 +29,7 @@ export interface EncodedImage {
 
 /**
  * Copies of one PNG made unique by a text chunk before IEND: far cheaper than encoding another large image, so a
- * double answering many large images does not become the bottleneck of what it measures. Everything before the
+ * stand-in answering many large images does not become the bottleneck of what it measures. Everything before the
  * chunk is the same in every copy, so its base64 and its share of the hash are computed once.
  */
 export function pngStamper(png: Buffer): (text: string) => EncodedImage {

@@ -1,5 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { closeServer, headerValue, listenOnLoopback, readBody, sendJson, serve, waitUnlessClientGone } from './http';
 
@@ -47,13 +49,30 @@ export type StorageRouteName =
   | 'sign'
   | 'unknown';
 
-export interface StorageDoubleOptions {
+export interface StorageStandInOptions {
   /** When set, `apikey` and `authorization: Bearer …` must carry exactly this key. */
   serviceKey?: string;
   latencyMs?: number;
   /** Existing buckets; default ['attachments']. Every bucket is public for `/object/public/…`. */
   buckets?: string[];
+  /** A fixed loopback port; default: any free one. */
+  port?: number;
+  /**
+   * Keeps every object as a file under `{root}/{bucket}/{path}` too, and starts with the files already there, so
+   * the demo's objects outlive its process and a person can open them. Default: in memory only.
+   */
+  root?: string;
 }
+
+/** Types of the files a `root` folder starts with, by extension. */
+const TYPES_BY_EXTENSION: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.heic': 'image/heic',
+  '.heif': 'image/heif',
+};
 
 interface ObjectEntry extends StoredObject {
   id: string;
@@ -88,7 +107,7 @@ interface SignedUrlGrant {
 const OBJECT_ROUTE = /^\/storage\/v1\/object\/(.+)$/;
 const MAX_LIST_LIMIT = 1500; // storage.search caps the page size
 
-export class StorageDouble {
+export class StorageStandIn {
   readonly requests: StorageRequestRecord[] = [];
   /** Paths of WebSocket upgrade requests (Supabase realtime): a server-side Storage client must send none. */
   readonly upgradeRequests: string[] = [];
@@ -101,26 +120,30 @@ export class StorageDouble {
   private constructor(
     private readonly server: http.Server,
     readonly url: string,
-    private readonly options: StorageDoubleOptions,
+    private readonly options: StorageStandInOptions,
   ) {
     this.latencyMs = options.latencyMs ?? 0;
-    for (const bucket of options.buckets ?? ['attachments']) this.buckets.set(bucket, new Map());
+    for (const bucket of options.buckets ?? ['attachments']) {
+      const objects = new Map<string, ObjectEntry>();
+      this.buckets.set(bucket, objects);
+      if (options.root) this.loadFolder(objects, bucket);
+    }
   }
 
-  static async start(options: StorageDoubleOptions = {}): Promise<StorageDouble> {
+  static async start(options: StorageStandInOptions = {}): Promise<StorageStandIn> {
     const server = http.createServer();
-    const double = new StorageDouble(server, await listenOnLoopback(server), options);
-    serve(server, (req, res) => double.handle(req, res));
+    const standIn = new StorageStandIn(server, await listenOnLoopback(server, options.port), options);
+    serve(server, (req, res) => standIn.handle(req, res));
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
-      double.upgradeRequests.push(new URL(req.url ?? '/', double.url).pathname);
+      standIn.upgradeRequests.push(new URL(req.url ?? '/', standIn.url).pathname);
       socket.destroy();
     });
-    return double;
+    return standIn;
   }
 
   /** Seeds an object without going through HTTP. */
   put(bucket: string, path: string, bytes: Buffer, contentType: string): void {
-    this.store(this.bucketOrThrow(bucket), path, { bytes, contentType, cacheControl: undefined });
+    this.store(bucket, path, { bytes, contentType, cacheControl: undefined });
   }
 
   get(bucket: string, path: string): StoredObject | undefined {
@@ -128,6 +151,15 @@ export class StorageDouble {
     if (!entry) return undefined;
     const { bytes, contentType, cacheControl, createdAt, updatedAt } = entry;
     return { bytes, contentType, cacheControl, createdAt, updatedAt };
+  }
+
+  /** Where `root` keeps an object (undefined without a root). */
+  fileOf(bucket: string, objectPath: string): string | undefined {
+    if (!this.options.root) return undefined;
+    const bucketRoot = resolve(this.options.root, bucket);
+    const file = resolve(bucketRoot, objectPath);
+    if (!file.startsWith(bucketRoot + sep)) throw new Error(`object path ${objectPath} leaves its bucket`);
+    return file;
   }
 
   /** Paths of the objects under `prefix` (a plain, case-sensitive string prefix), sorted. */
@@ -238,7 +270,7 @@ export class StorageDouble {
     if (!upsert && objects.has(path)) {
       return storageError('409', 'ResourceAlreadyExists', 'Duplicate', 'The resource already exists');
     }
-    const entry = this.store(objects, path, file);
+    const entry = this.store(bucket, path, file);
     record.sha256 = createHash('sha256').update(file.bytes).digest('hex');
     return { status: 200, json: { Id: entry.id, Key: `${bucket}/${path}` } };
   }
@@ -328,6 +360,8 @@ export class StorageDouble {
         const entry = objects.get(path);
         if (!entry) return [];
         objects.delete(path);
+        const file = this.fileOf(bucket, path);
+        if (file) rmSync(file, { force: true });
         return [removedRow(bucket, path, entry)];
       });
     return { status: 200, json: removed };
@@ -343,7 +377,8 @@ export class StorageDouble {
     return { status: 200, json: { signedURL: `/object/sign/${bucket}/${path}?token=${token}` } };
   }
 
-  private store(objects: Map<string, ObjectEntry>, path: string, file: UploadedFile): ObjectEntry {
+  private store(bucket: string, path: string, file: UploadedFile): ObjectEntry {
+    const objects = this.bucketOrThrow(bucket);
     const now = new Date();
     const previous = objects.get(path);
     const entry: ObjectEntry = {
@@ -354,12 +389,37 @@ export class StorageDouble {
       updatedAt: now,
     };
     objects.set(path, entry);
+    const onDisk = this.fileOf(bucket, path);
+    if (onDisk) {
+      mkdirSync(dirname(onDisk), { recursive: true });
+      writeFileSync(onDisk, entry.bytes);
+    }
     return entry;
+  }
+
+  private loadFolder(objects: Map<string, ObjectEntry>, bucket: string): void {
+    const bucketRoot = resolve(this.options.root!, bucket);
+    if (!existsSync(bucketRoot)) return;
+    const files = readdirSync(bucketRoot, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+    for (const entry of files) {
+      const file = join(entry.parentPath, entry.name);
+      const { mtime, birthtime } = statSync(file);
+      const contentType = TYPES_BY_EXTENSION[extname(file).toLowerCase()] ?? 'application/octet-stream';
+      objects.set(relative(bucketRoot, file).split(sep).join('/'), {
+        bytes: readFileSync(file),
+        contentType,
+        cacheControl: undefined,
+        id: randomUUID(),
+        version: randomUUID(),
+        createdAt: birthtime,
+        updatedAt: mtime,
+      });
+    }
   }
 
   private bucketOrThrow(bucket: string): Map<string, ObjectEntry> {
     const objects = this.buckets.get(bucket);
-    if (!objects) throw new Error(`StorageDouble has no bucket '${bucket}'`);
+    if (!objects) throw new Error(`StorageStandIn has no bucket '${bucket}'`);
     return objects;
   }
 }

@@ -32,7 +32,7 @@ const VARIATION_INSTRUCTION = '\n\nPlease generate 1 different variation of this
 
 /**
  * Names the image a call is for (`{jobId}/{stem}`), so a request log on the far side (a proxy's, or the test
- * double's) can tell a retry of one image from a call for another. Gemini ignores it.
+ * stand-in's) can tell a retry of one image from a call for another. Gemini ignores it.
  */
 export const IMAGE_KEY_HEADER = 'x-quel-image-key';
 

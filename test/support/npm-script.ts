@@ -1,15 +1,19 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-/** Runs `npm run <script> -- <args>` in the project as a user would, collecting everything it prints. */
+/**
+ * Runs `npm run <script> -- <args>` in the project as a user would, collecting everything it prints. The run's
+ * shared Temporal server is not handed on: a command starts what it needs, as it does for a user.
+ */
 export async function runNpmScript(
   script: string,
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; output: string }> {
+  const { TEMPORAL_TEST_ADDRESS: _shared, ...own } = env;
   const child = spawn('npm', ['run', '--silent', script, '--', ...args], {
     cwd: path.join(__dirname, '..', '..'),
-    env,
+    env: own,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
