@@ -28,7 +28,12 @@ export interface Stack {
 
 /** Real Postgres and the two HTTP stand-ins, with the product's activities wired to them through the real SDKs. */
 export async function startStack(
-  options: { temporal?: boolean; geminiTimeoutMs?: number; geminiImageSize?: { width: number; height: number } } = {},
+  options: {
+    temporal?: boolean;
+    geminiTimeoutMs?: number;
+    geminiImageSize?: { width: number; height: number };
+    maxImagesPerJob?: number;
+  } = {},
 ): Promise<Stack> {
   const [db, gemini, storage, temporal] = await Promise.all([
     createTestDatabase(),
@@ -52,7 +57,7 @@ export async function startStack(
       }),
       { model: 'gemini-2.5-flash-image', timeoutMs: options.geminiTimeoutMs ?? 10_000 },
     ),
-    maxImagesPerJob: 10,
+    maxImagesPerJob: options.maxImagesPerJob ?? 10,
     imageConcurrency: 4,
     secrets: [FAKE_GEMINI_KEY, FAKE_SERVICE_KEY],
   });

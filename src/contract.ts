@@ -78,5 +78,5 @@ export const FailureType = {
   geminiUnavailable: 'GeminiUnavailable',
   storageUnavailable: 'StorageUnavailable',
   storageRejected: 'StorageRejected',
-  databasePermanent: 'DatabasePermanentError',
+  databasePermanent: 'DatabasePermanent',
 } as const;

@@ -38,7 +38,7 @@ async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure>
 }
 
 async function loadPlan(jobId: string): Promise<JobPlan> {
-  const loaded = await run(stack.activities.loadJob, jobId);
+  const loaded = await run(stack.activities.jobSteps.loadJob, jobId);
   if (loaded.state !== 'ready') throw new Error(`job ${jobId} is ${loaded.state}`);
   return loaded.plan;
 }
@@ -64,11 +64,14 @@ describe('loadJob', () => {
     await stack.db.pool.query(`UPDATE quel_production_jobs SET job_status = 'completed' WHERE job_id = $1`, [
       seeded.jobId,
     ]);
-    expect(await run(stack.activities.loadJob, seeded.jobId)).toEqual({ state: 'completed', jobId: seeded.jobId });
+    expect(await run(stack.activities.jobSteps.loadJob, seeded.jobId)).toEqual({
+      state: 'completed',
+      jobId: seeded.jobId,
+    });
   });
 
   test('a job that does not exist is JobNotFound', async () => {
-    const failure = await failureOf(run(stack.activities.loadJob, '0b7d6a4e-1111-4222-8333-444455556666'));
+    const failure = await failureOf(run(stack.activities.jobSteps.loadJob, '0b7d6a4e-1111-4222-8333-444455556666'));
     expect(failure).toMatchObject({
       type: FailureType.jobNotFound,
       nonRetryable: true,
@@ -120,7 +123,7 @@ describe('loadJob', () => {
     ],
   ])('%s is InvalidJobData with a specific reason', async (_case, seed, reason) => {
     const seeded = await seed();
-    const failure = await failureOf(run(stack.activities.loadJob, seeded.jobId));
+    const failure = await failureOf(run(stack.activities.jobSteps.loadJob, seeded.jobId));
     expect(failure).toMatchObject({
       type: FailureType.invalidJobData,
       nonRetryable: true,
@@ -132,7 +135,12 @@ describe('loadJob', () => {
 describe('generateImage', () => {
   async function generate(plan: JobPlan, stem: string): Promise<StoredImage> {
     const target = { folder: plan.outputFolder, stem };
-    return run(stack.activities.generateImage, { jobId: plan.jobId, prompt: plan.prompt, source: plan.source, target });
+    return run(stack.activities.imageGeneration.generateImage, {
+      jobId: plan.jobId,
+      prompt: plan.prompt,
+      source: plan.source,
+      target,
+    });
   }
 
   test('asks Gemini with the prompt and the source as it is, and stores the answer as what it really is', async () => {

@@ -4,10 +4,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type Redis from 'ioredis';
-import { createActivities, MAX_SOURCE_IMAGE_BYTES } from '../src/activities';
-import { createJobStore } from '../src/activities/database';
-import { createGeminiClient, createImageGenerator } from '../src/activities/gemini';
-import { createImageStore, createStorageClient } from '../src/activities/storage';
+import { MAX_SOURCE_IMAGE_BYTES } from '../src/activities';
 import { createBridge } from '../src/bridge/bridge';
 import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue, type DeadLetter, type JobQueue } from '../src/bridge/queue';
@@ -27,9 +24,8 @@ import {
   jobState,
   productionState,
 } from '../dev/seed';
-import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, startStack, type Stack } from '../dev/stack';
-import { workflowBundle } from '../dev/workers';
-import { uniqueTaskQueue } from '../dev/workers';
+import { BUCKET, startStack, type Stack } from '../dev/stack';
+import { uniqueTaskQueue, workflowBundle } from '../dev/workers';
 
 /**
  * Every kind of bad input the front end, a user or Gemini can hand the pipeline, each pushed through real Redis
@@ -39,7 +35,6 @@ import { uniqueTaskQueue } from '../dev/workers';
 
 /** Not the default of 10, so the limit seen in a reason is the configured one. */
 const MAX_IMAGES = 5;
-const MODEL = 'gemini-2.5-flash-image';
 const VARIATION_INSTRUCTION = '\n\nPlease generate 1 different variation of this image.';
 const UNSAFE_USER_ID = 'userId is unsafe for a storage path (allowed: 1-128 of A-Z a-z 0-9 - _)';
 /** Every object the pipeline may hold: the seeded sources, and generated images inside their user's folder. */
@@ -61,38 +56,21 @@ const bridgeLog = capturedLogger('bridge');
 const answersByPrompt = new Map<string, GeminiBehaviour[]>();
 
 beforeAll(async () => {
-  [stack, redis] = await Promise.all([startStack({ temporal: true }), RedisServer.start()]);
+  [stack, redis] = await Promise.all([
+    startStack({ temporal: true, maxImagesPerJob: MAX_IMAGES }),
+    RedisServer.start(),
+  ]);
   env = stack.temporal!;
   client = redis.client();
   stack.gemini.respondWith(
     ({ prompt }) => answersByPrompt.get(prompt.slice(0, -VARIATION_INSTRUCTION.length))?.shift() ?? { kind: 'image' },
   );
-  const activities = createActivities({
-    db: createJobStore(stack.db.pool),
-    storage: createImageStore(
-      createStorageClient({ url: stack.storage.url, serviceKey: new Secret(FAKE_SERVICE_KEY), bucket: BUCKET }),
-      BUCKET,
-    ),
-    gemini: createImageGenerator(
-      createGeminiClient({
-        apiKey: new Secret(FAKE_GEMINI_KEY),
-        model: MODEL,
-        baseUrl: stack.gemini.baseUrl,
-        apiVersion: stack.gemini.apiVersion,
-        timeoutMs: 10_000,
-      }),
-      { model: MODEL, timeoutMs: 10_000 },
-    ),
-    maxImagesPerJob: MAX_IMAGES,
-    imageConcurrency: 4,
-    secrets: [FAKE_GEMINI_KEY, FAKE_SERVICE_KEY],
-  });
   const taskQueue = uniqueTaskQueue('bad-input');
   workers = await createWorkers({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue,
-    activities,
+    activities: stack.activities,
     maxConcurrentGeminiCalls: 16,
     workflowBundle: await workflowBundle(),
     shutdownGraceTime: '1 second',

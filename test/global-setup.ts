@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { freePort } from '../dev/ports';
-import { DATA_DIR, setupValues } from '../dev/setup';
+import { DATA_DIR, setupValues } from '../dev/setup-scripts';
 import { startDevServerProcess, type DevServerProcess } from '../dev/temporal-dev-server';
 
 /**

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Activities, ImageTarget, JobPlan, LoadedJob, StoredImage } from '../src/activities';
+import type { Activities, ImageTarget, JobPlan, JobSteps, LoadedJob, StoredImage } from '../src/activities';
 import { FailureType, workflowIdForJob, type ImageJobResult } from '../src/contract';
 import { imageJob, progressQuery } from '../src/workflows';
 import { keepHistory } from './support/histories';
@@ -22,7 +22,7 @@ interface Stub {
     markedFailed: string[];
     progress: Array<{ attachIds: number[]; failedImages: number }>;
   };
-  finished: Parameters<Activities['finishJob']>[0][];
+  finished: Parameters<JobSteps['finishJob']>[0][];
   maxInFlight: number;
   release: () => void;
 }
@@ -54,33 +54,37 @@ function stubActivities(options: { load: () => LoadedJob; outcome?: Outcome; hol
     maxInFlight: 0,
     release: () => releaseHeld(),
     activities: {
-      loadJob: async () => options.load(),
-      markJobProcessing: async () => undefined,
-      generateImage: async ({ target }): Promise<StoredImage> => {
-        const attempt = (stub.calls.generate.get(target.stem) ?? 0) + 1;
-        stub.calls.generate.set(target.stem, attempt);
-        inFlight += 1;
-        stub.maxInFlight = Math.max(stub.maxInFlight, inFlight);
-        try {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          if (options.holdGeneration) await held;
-          const result = outcome === 'ok' ? 'ok' : outcome(target, attempt);
-          if (result !== 'ok') throw result;
-          const fileName = `${target.stem}.png`;
-          return { path: `${target.folder}/${fileName}`, fileName, mimeType: 'image/png', size: 10 };
-        } finally {
-          inFlight -= 1;
-        }
+      jobSteps: {
+        loadJob: async () => options.load(),
+        markJobProcessing: async () => undefined,
+        recordImage: async ({ failedImages }) => {
+          const attachId = nextAttachId++;
+          stub.calls.progress.push({ attachIds: [attachId], failedImages });
+          return attachId;
+        },
+        recordProgress: async (progress) => void stub.calls.progress.push(progress),
+        finishJob: async (finish) => void stub.finished.push(finish),
+        markJobFailed: async (jobId) => void stub.calls.markedFailed.push(jobId),
+        findStalePendingJobs: async () => [],
       },
-      recordImage: async ({ failedImages }) => {
-        const attachId = nextAttachId++;
-        stub.calls.progress.push({ attachIds: [attachId], failedImages });
-        return attachId;
+      imageGeneration: {
+        generateImage: async ({ target }): Promise<StoredImage> => {
+          const attempt = (stub.calls.generate.get(target.stem) ?? 0) + 1;
+          stub.calls.generate.set(target.stem, attempt);
+          inFlight += 1;
+          stub.maxInFlight = Math.max(stub.maxInFlight, inFlight);
+          try {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            if (options.holdGeneration) await held;
+            const result = outcome === 'ok' ? 'ok' : outcome(target, attempt);
+            if (result !== 'ok') throw result;
+            const fileName = `${target.stem}.png`;
+            return { path: `${target.folder}/${fileName}`, fileName, mimeType: 'image/png', size: 10 };
+          } finally {
+            inFlight -= 1;
+          }
+        },
       },
-      recordProgress: async (progress) => void stub.calls.progress.push(progress),
-      finishJob: async (finish) => void stub.finished.push(finish),
-      markJobFailed: async (jobId) => void stub.calls.markedFailed.push(jobId),
-      findStalePendingJobs: async () => [],
     },
   };
   return stub;
@@ -248,7 +252,7 @@ describe('imageJob workflow', () => {
   test('cancelled while loading, the row is still ended rather than left pending', async () => {
     const stub = stubActivities({ load: () => ({ state: 'ready', plan: plan() }) });
     let releaseLoad: () => void = () => undefined;
-    stub.activities.loadJob = () =>
+    stub.activities.jobSteps.loadJob = () =>
       new Promise((resolve) => (releaseLoad = () => resolve({ state: 'ready', plan: plan() })));
     const taskQueue = uniqueTaskQueue('cancel-load');
     await withWorkers(env, taskQueue, stub.activities, async () => {
@@ -272,9 +276,9 @@ describe('imageJob workflow', () => {
       load: () => ({ state: 'ready', plan: plan({ quantity: 3 }) }),
       holdGeneration: true,
     });
-    const generate = stub.activities.generateImage;
+    const generate = stub.activities.imageGeneration.generateImage;
     // The first image is made at once; the others wait until released (which never happens: they are cancelled).
-    stub.activities.generateImage = async (request) =>
+    stub.activities.imageGeneration.generateImage = async (request) =>
       made++ === 0 ? { path: 'p/a.png', fileName: 'a.png', mimeType: 'image/png', size: 1 } : generate(request);
     const taskQueue = uniqueTaskQueue('cancel');
     await withWorkers(env, taskQueue, stub.activities, async () => {

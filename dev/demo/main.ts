@@ -21,7 +21,7 @@ import { isListening } from '../ports';
 import { DEFAULT_POSTGRES_PORT, PostgresServer } from '../postgres-server';
 import { RedisServer } from '../redis-server';
 import { seedJob } from '../seed';
-import { DATA_DIR, ROOT, setupScript } from '../setup';
+import { DATA_DIR, ROOT, setupScript } from '../setup-scripts';
 import { GeminiStandIn } from '../stand-ins/gemini';
 import { StorageStandIn } from '../stand-ins/storage';
 import { startDevServerProcess } from '../temporal-dev-server';

@@ -40,7 +40,22 @@ export interface JobFinish {
   failedImages: number;
 }
 
-export type JobStore = ReturnType<typeof createJobStore>;
+/** What the worker reads and writes in the front end's tables; every write is idempotent. */
+export interface JobStore {
+  findJob(jobId: string): Promise<JobRow | undefined>;
+  productionExists(productionId: string): Promise<boolean>;
+  findAttachment(attachId: number): Promise<AttachmentRow | undefined>;
+  /** The job and its production photo go `processing`. */
+  markJobProcessing(jobId: string, productionId: string, totalImages: number, restart: boolean): Promise<void>;
+  /** The image's `quel_attach` row (one per path) and the job's progress; returns the row's id. */
+  recordImage(jobId: string, attachment: NewAttachment, failedImages: number): Promise<number>;
+  /** Progress alone, merged so that it never goes backwards. */
+  recordProgress(jobId: string, attachIds: number[], failedImages: number): Promise<void>;
+  /** The job's final status and counts, and the production photo's ids and count. */
+  finishJob(finish: JobFinish): Promise<void>;
+  findStalePendingJobs(olderThanSeconds: number, limit: number): Promise<string[]>;
+  markJobFailed(jobId: string): Promise<void>;
+}
 
 export function createDatabasePool(settings: DatabaseSettings): Pool {
   // Bounded waits: a lost server fails the attempt in seconds and Temporal retries it, instead of a hung
@@ -80,7 +95,7 @@ const PROGRESS_UPDATE = `
          updated_at = now()
    WHERE job_id = $1`;
 
-export function createJobStore(pool: Pool) {
+export function createJobStore(pool: Pool): JobStore {
   return {
     async findJob(jobId: string): Promise<JobRow | undefined> {
       const rows = await queryTolerantOfIdType<JobRow>(

@@ -26,7 +26,10 @@ export interface GeneratedImage {
   extension: string;
 }
 
-export type ImageGenerator = ReturnType<typeof createImageGenerator>;
+/** One variation of a source image per call; failures come classified as Temporal failures. */
+export interface ImageGenerator {
+  generateVariation(prompt: string, source: SourceImage, call: VariationCall): Promise<GeneratedImage>;
+}
 
 const VARIATION_INSTRUCTION = '\n\nPlease generate 1 different variation of this image.';
 
@@ -66,7 +69,10 @@ export function createGeminiClient(settings: GeminiSettings): GoogleGenAI {
   });
 }
 
-export function createImageGenerator(client: GoogleGenAI, settings: Pick<GeminiSettings, 'model' | 'timeoutMs'>) {
+export function createImageGenerator(
+  client: GoogleGenAI,
+  settings: Pick<GeminiSettings, 'model' | 'timeoutMs'>,
+): ImageGenerator {
   return {
     async generateVariation(prompt: string, source: SourceImage, call: VariationCall): Promise<GeneratedImage> {
       const { signal } = call;

@@ -17,7 +17,15 @@ export interface StoredObject {
   mimeType: string;
 }
 
-export type ImageStore = ReturnType<typeof createImageStore>;
+/** The bucket's objects, as the worker uses them. */
+export interface ImageStore {
+  /** The object's bytes, or undefined when there is no such object. */
+  download(path: string): Promise<Buffer | undefined>;
+  /** Upserts, so a retried upload of the same path replaces rather than duplicates. */
+  upload(path: string, bytes: Buffer, mimeType: string): Promise<void>;
+  /** The object `folder/stem.<any extension>`, if one is stored. */
+  findByStem(folder: string, stem: string): Promise<StoredObject | undefined>;
+}
 
 export type StorageClient = SupabaseClient['storage'];
 
@@ -31,7 +39,7 @@ export function createStorageClient(settings: StorageSettings): StorageClient {
   }).storage;
 }
 
-export function createImageStore(client: StorageClient, bucket: string) {
+export function createImageStore(client: StorageClient, bucket: string): ImageStore {
   const objects = () => client.from(bucket);
 
   return {

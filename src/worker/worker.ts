@@ -30,17 +30,23 @@ export interface WorkerOptions {
  */
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const { connection, namespace, taskQueue, activities, shutdownGraceTime = '30 seconds' } = options;
-  const { generateImage, ...jobActivities } = activities;
   const workflows = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
     : { workflowsPath: require.resolve('../workflows') };
   return Promise.all([
-    Worker.create({ connection, namespace, taskQueue, activities: jobActivities, shutdownGraceTime, ...workflows }),
+    Worker.create({
+      connection,
+      namespace,
+      taskQueue,
+      activities: activities.jobSteps,
+      shutdownGraceTime,
+      ...workflows,
+    }),
     Worker.create({
       connection,
       namespace,
       taskQueue: geminiTaskQueue(taskQueue),
-      activities: { generateImage },
+      activities: activities.imageGeneration,
       maxConcurrentActivityTaskExecutions: options.maxConcurrentGeminiCalls,
       ...(options.geminiRequestsPerMinute
         ? { maxTaskQueueActivitiesPerSecond: options.geminiRequestsPerMinute / 60 }

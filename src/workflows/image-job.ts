@@ -12,7 +12,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, ImageTarget, JobPlan } from '../activities';
+import type { ImageGeneration, ImageTarget, JobPlan, JobSteps } from '../activities';
 import {
   FailureType,
   geminiTaskQueue,
@@ -27,16 +27,11 @@ import {
 export const progressQuery = defineQuery<ImageJobProgress>('progress');
 
 // Postgres and Storage: short calls, retried patiently (a restart or failover is waited out, not given up on);
-// only errors that repeat on every try (bad data, a missing table) stop them. The timeout is what a crashed
-// worker costs: its attempt is retried elsewhere once it expires.
-const jobSteps = proxyActivities<Activities>({
+// only errors that repeat on every try (bad data, a missing table), which the activities throw non-retryable, stop
+// them. The timeout is what a crashed worker costs: its attempt is retried elsewhere once it expires.
+const jobSteps = proxyActivities<JobSteps>({
   startToCloseTimeout: '20 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    nonRetryableErrorTypes: [FailureType.jobNotFound, FailureType.invalidJobData, FailureType.databasePermanent],
-  },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
 /** Load → mark processing → generate, store, record and report each image → finish by the status policy. */
@@ -139,7 +134,7 @@ async function loadJob(jobId: string): Promise<JobPlan | undefined> {
 /** Phase 3: at most `concurrency` images at once, each one generated, stored, recorded and reported. */
 async function makeImages(plan: JobPlan, concurrency: number, progress: ImageJobProgress): Promise<void> {
   const metrics = jobMetrics();
-  const gemini = proxyActivities<Activities>({
+  const gemini = proxyActivities<ImageGeneration>({
     taskQueue: geminiTaskQueue(workflowInfo().taskQueue),
     // Above the worker's Gemini client timeout (GEMINI_TIMEOUT_MS), so the SDK's own timeout fires first.
     startToCloseTimeout: '5 minutes',
@@ -149,14 +144,9 @@ async function makeImages(plan: JobPlan, concurrency: number, progress: ImageJob
       initialInterval: '2 seconds',
       backoffCoefficient: 2,
       maximumInterval: '1 minute',
+      // Five tries at most: each may be a paid call. A refusal, a bad answer or a rejected upload is thrown
+      // non-retryable by the activity and is not tried again at all.
       maximumAttempts: 5,
-      nonRetryableErrorTypes: [
-        FailureType.geminiBlocked,
-        FailureType.geminiNoImage,
-        FailureType.geminiRejected,
-        FailureType.storageRejected,
-        FailureType.invalidJobData,
-      ],
     },
   });
 

@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { proxyActivities, startChild } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import type { JobSteps } from '../activities';
 import { jobStartOptions } from '../contract';
 import { imageJob } from './image-job';
 
@@ -16,7 +16,7 @@ export interface SweepResult {
   alreadyHadWorkflow: string[];
 }
 
-const { findStalePendingJobs } = proxyActivities<Activities>({
+const { findStalePendingJobs } = proxyActivities<JobSteps>({
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });

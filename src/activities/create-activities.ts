@@ -1,0 +1,54 @@
+import type { JobStore } from './database';
+import { databaseFailure } from './database';
+import type { ImageGenerator } from './gemini';
+import { createImageGeneration, type ImageGeneration } from './image-generation';
+import { createJobSteps, type JobSteps } from './job-steps';
+import { scrubSecrets } from './scrub-secrets';
+import { createSourceCache } from './source-cache';
+import type { ImageStore } from './storage';
+
+export interface ActivityDependencies {
+  db: JobStore;
+  storage: ImageStore;
+  gemini: ImageGenerator;
+  maxImagesPerJob: number;
+  imageConcurrency: number;
+  /** Values scrubbed from every error an activity throws. */
+  secrets?: readonly string[];
+}
+
+/** Every activity of the worker, by the task queue that serves it. */
+export interface Activities {
+  /** Main task queue: the job's database and storage steps. */
+  jobSteps: JobSteps;
+  /** Gemini task queue. */
+  imageGeneration: ImageGeneration;
+}
+
+/** The worker's activities over their dependencies; one source cache joins a job's loading to its Gemini calls. */
+export function createActivities(deps: ActivityDependencies): Activities {
+  const sources = createSourceCache(deps.storage);
+  const secrets = deps.secrets ?? [];
+  return {
+    jobSteps: guardErrors(createJobSteps({ ...deps, sources }), secrets),
+    imageGeneration: guardErrors(createImageGeneration({ ...deps, sources }), secrets),
+  };
+}
+
+/** Every activity's errors: permanent database errors made non-retryable, then scrubbed of secrets. */
+function guardErrors<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  activities: T,
+  secrets: readonly string[],
+): T {
+  const guarded = Object.entries(activities).map(([name, activity]) => [
+    name,
+    async (...args: never[]) => {
+      try {
+        return await activity(...args);
+      } catch (error) {
+        throw scrubSecrets(databaseFailure(error), secrets);
+      }
+    },
+  ]);
+  return Object.fromEntries(guarded) as T;
+}

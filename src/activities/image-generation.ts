@@ -1,0 +1,132 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { Context, log } from '@temporalio/activity';
+import { LRUCache } from 'lru-cache';
+import { FailureType } from '../contract';
+import type { GeneratedImage, ImageGenerator } from './gemini';
+import type { SourceCache } from './source-cache';
+import type { ImageStore } from './storage';
+import type { ImageTarget, JobPlan, StoredImage } from './types';
+
+/** 429s waited out within one attempt before it fails (and Temporal retries after the server's delay). */
+const RATE_LIMIT_WAITS_PER_ATTEMPT = 3;
+/** A longer wait than this is left to Temporal's retry, so the attempt does not hold a slot for it. */
+const MAX_RATE_LIMIT_WAIT_MS = 60_000;
+/** Well inside the Gemini activity's 10 s heartbeat timeout. */
+const HEARTBEAT_EVERY_MS = 2_000;
+
+export interface ImageGenerationDependencies {
+  storage: ImageStore;
+  gemini: ImageGenerator;
+  sources: SourceCache;
+}
+
+/**
+ * The Gemini step, served on its own task queue so the fleet's quota can be enforced there. Generation and upload
+ * share one activity because the image exists only in this worker's memory until it is stored.
+ */
+export function createImageGeneration(deps: ImageGenerationDependencies) {
+  const { storage, gemini, sources } = deps;
+
+  // Images Gemini made whose upload failed: the retry stores these instead of paying for a new one.
+  const unstored = new LRUCache<string, GeneratedImage>({
+    maxSize: 256 * 1024 * 1024,
+    sizeCalculation: (image) => Math.max(1, image.bytes.length),
+    ttl: 30 * 60_000,
+  });
+
+  return {
+    /**
+     * Phase 3, generate and store. Paid for at most once: a stored image is found by its stem before Gemini is
+     * asked again, and one whose upload failed waits in memory for the retry.
+     */
+    async generateImage(request: {
+      jobId: string;
+      prompt: string;
+      source: JobPlan['source'];
+      target: ImageTarget;
+    }): Promise<StoredImage> {
+      const { target } = request;
+      const found = await storage.findByStem(target.folder, target.stem);
+      if (found) {
+        log.info('image already stored', { jobId: request.jobId, path: found.path });
+        return { ...found, fileName: found.path.slice(target.folder.length + 1) };
+      }
+      const key = `${target.folder}/${target.stem}`;
+      const image = unstored.get(key) ?? (await generate({ ...request, imageKey: `${request.jobId}/${target.stem}` }));
+      unstored.set(key, image);
+      const fileName = `${target.stem}.${image.extension}`;
+      const path = `${target.folder}/${fileName}`;
+      await storage.upload(path, image.bytes, image.mimeType);
+      unstored.delete(key);
+      log.info('image stored', { jobId: request.jobId, path, bytes: image.bytes.length });
+      return { path, fileName, mimeType: image.mimeType, size: image.bytes.length };
+    },
+  };
+
+  async function generate(request: {
+    prompt: string;
+    source: JobPlan['source'];
+    imageKey: string;
+  }): Promise<GeneratedImage> {
+    const context = Context.current();
+    const base64 = await sources.fetch(request.source.path);
+    if (!base64) {
+      throw ApplicationFailure.nonRetryable(
+        `source image ${request.source.path} vanished from storage`,
+        FailureType.invalidJobData,
+      );
+    }
+    // Heartbeats carry cancellation to this attempt and tell Temporal a slow Gemini call is still alive.
+    const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+    try {
+      for (let waits = 0; ; waits++) {
+        try {
+          return await timedCall(() =>
+            gemini.generateVariation(
+              request.prompt,
+              { base64, mimeType: request.source.mimeType },
+              { imageKey: request.imageKey, signal: context.cancellationSignal },
+            ),
+          );
+        } catch (error) {
+          // A 429 says when to come back: waiting here, up to a few times, spares the retry attempts for failures.
+          const delay = rateLimitDelay(error);
+          if (delay === undefined || waits >= RATE_LIMIT_WAITS_PER_ATTEMPT) throw error;
+          log.info('Gemini rate limit: waiting as asked', { delayMs: delay, waits: waits + 1 });
+          await context.sleep(delay);
+        }
+      }
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+}
+
+/** The activities of the Gemini task queue. */
+export type ImageGeneration = ReturnType<typeof createImageGeneration>;
+
+function rateLimitDelay(error: unknown): number | undefined {
+  if (!(error instanceof ApplicationFailure) || error.type !== FailureType.geminiRateLimited) return undefined;
+  const delay = typeof error.nextRetryDelay === 'number' ? error.nextRetryDelay : 1_000;
+  return delay <= MAX_RATE_LIMIT_WAIT_MS ? delay : undefined;
+}
+
+/** Each Gemini call's latency, by outcome, on the worker's metrics endpoint. */
+async function timedCall<T>(call: () => Promise<T>): Promise<T> {
+  const latency = Context.current().metricMeter.createHistogram(
+    'gemini_request_latency',
+    'int',
+    'ms',
+    'Gemini calls, by outcome',
+  );
+  const startedAt = Date.now();
+  let outcome = 'image';
+  try {
+    return await call();
+  } catch (error) {
+    outcome = error instanceof ApplicationFailure && error.type ? error.type : 'error';
+    throw error;
+  } finally {
+    latency.record(Date.now() - startedAt, { outcome });
+  }
+}

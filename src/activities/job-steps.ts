@@ -1,0 +1,112 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { log } from '@temporalio/activity';
+import { FailureType } from '../contract';
+import type { JobFinish, JobStore } from './database';
+import { sniffImageType, SUPPORTED_IMAGE_TYPES } from './image-type';
+import { checkJobInput } from './job-input';
+import type { SourceCache } from './source-cache';
+import type { ImageStore } from './storage';
+import type { JobPlan, LoadedJob, StoredImage } from './types';
+
+/** Gemini takes at most 20 MB of inline data per request, and base64 makes the source 4/3 larger. */
+export const MAX_SOURCE_IMAGE_BYTES = Math.floor(((20 * 1024 * 1024 - 64 * 1024) * 3) / 4);
+
+export interface JobStepDependencies {
+  db: JobStore;
+  storage: ImageStore;
+  sources: SourceCache;
+  maxImagesPerJob: number;
+  imageConcurrency: number;
+}
+
+/**
+ * The job's database and storage steps, served on the main task queue: short calls, each safe to run twice
+ * (the store's statements are idempotent, and loading only reads).
+ */
+export function createJobSteps(deps: JobStepDependencies) {
+  const { db, storage, sources } = deps;
+  return {
+    /** Phase 1: the job row, its data checked, its source image found, read and recognised. */
+    async loadJob(jobId: string): Promise<LoadedJob> {
+      const row = await db.findJob(jobId);
+      if (!row) throw ApplicationFailure.nonRetryable(`job ${jobId} does not exist`, FailureType.jobNotFound);
+      if (row.status === 'completed') return { state: 'completed', jobId };
+
+      const invalid = (reason: string) =>
+        ApplicationFailure.nonRetryable(`job ${jobId}: ${reason}`, FailureType.invalidJobData);
+      const checked = checkJobInput(row.input, deps.maxImagesPerJob);
+      if (!checked.ok) throw invalid(checked.reason);
+      const { prompt, quantity, userId, sourceAttachId } = checked.input;
+
+      if (!(await db.productionExists(row.productionId))) {
+        throw invalid(`production photo ${row.productionId} does not exist`);
+      }
+      const attachment = await db.findAttachment(sourceAttachId);
+      if (!attachment?.filePath) throw invalid(`source image attachment ${sourceAttachId} does not exist`);
+      const bytes = await storage.download(attachment.filePath);
+      if (!bytes) throw invalid(`source image ${attachment.filePath} is missing from storage`);
+      if (bytes.length > MAX_SOURCE_IMAGE_BYTES) {
+        throw invalid(
+          `source image is ${bytes.length} bytes, above Gemini's inline limit of ${MAX_SOURCE_IMAGE_BYTES}`,
+        );
+      }
+      const type = await sniffImageType(bytes);
+      if (!type.supported) throw invalid(`source image is not a ${SUPPORTED_IMAGE_TYPES} image (${type.seen})`);
+
+      // Ready for this job's images, should they run on this worker.
+      sources.set(attachment.filePath, bytes.toString('base64'));
+      const plan: JobPlan = {
+        jobId,
+        productionId: row.productionId,
+        prompt,
+        quantity,
+        userId,
+        restart: row.status === 'failed',
+        source: { path: attachment.filePath, mimeType: type.mimeType, size: bytes.length },
+        outputFolder: `generated-images/user-${userId}`,
+        imageConcurrency: deps.imageConcurrency,
+      };
+      log.info('job loaded', { jobId, quantity, sourceMimeType: type.mimeType, sourceBytes: bytes.length });
+      return { state: 'ready', plan };
+    },
+
+    /** Phase 2. */
+    async markJobProcessing(plan: Pick<JobPlan, 'jobId' | 'productionId' | 'quantity' | 'restart'>): Promise<void> {
+      await db.markJobProcessing(plan.jobId, plan.productionId, plan.quantity, plan.restart);
+    },
+
+    /** Phase 3, record and report: the image's row and the polled progress, in one transaction. */
+    async recordImage(record: { jobId: string; image: StoredImage; failedImages: number }): Promise<number> {
+      const { image } = record;
+      return db.recordImage(
+        record.jobId,
+        { fileName: image.fileName, path: image.path, size: image.size, mimeType: image.mimeType },
+        record.failedImages,
+      );
+    },
+
+    /** Phase 3, report an image given up on: progress merged, so it never goes backwards. */
+    async recordProgress(progress: { jobId: string; attachIds: number[]; failedImages: number }): Promise<void> {
+      await db.recordProgress(progress.jobId, progress.attachIds, progress.failedImages);
+    },
+
+    /** Phase 4. */
+    async finishJob(finish: JobFinish): Promise<void> {
+      await db.finishJob(finish);
+      log.info('job finished', { jobId: finish.jobId, status: finish.status, images: finish.attachIds.length });
+    },
+
+    /** For the safety-net sweep. */
+    async findStalePendingJobs(query: { olderThanSeconds: number; limit: number }): Promise<string[]> {
+      return db.findStalePendingJobs(query.olderThanSeconds, query.limit);
+    },
+
+    /** A job whose data can never be processed ends `failed` at once. */
+    async markJobFailed(jobId: string): Promise<void> {
+      await db.markJobFailed(jobId);
+    },
+  };
+}
+
+/** The activities of the main task queue. */
+export type JobSteps = ReturnType<typeof createJobSteps>;
