@@ -16,7 +16,6 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY migrations ./migrations
 USER node
 # The worker; the bridge runs the same image with `node dist/bridge/main.js`.
 CMD ["node", "dist/worker/main.js"]

@@ -5,6 +5,12 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
+// Product code ships alone (build, Docker image): nothing of the local stack, the tests or their packages.
+const productOnly = {
+  paths: ['@temporalio/testing', 'pngjs', 'jpeg-js'].map((name) => ({ name, message: 'Not a product dependency.' })),
+  patterns: [{ group: ['**/dev/**', '**/test/**'], message: 'src/ must not import the local stack or tests.' }],
+};
+
 export default defineConfig(
   { ignores: ['dist/', 'node_modules/', '.data/', 'coverage/', '**/*.js', '**/*.mjs'] },
   js.configs.recommended,
@@ -19,6 +25,10 @@ export default defineConfig(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', productOnly] },
+  },
+  {
     // Workflow code is replayed in a sandbox: no I/O, no Node built-ins, nothing non-deterministic. The contract
     // module is bundled with it, so the same holds there.
     files: ['src/workflows/**/*.ts', 'src/contract.ts'],
@@ -26,7 +36,9 @@ export default defineConfig(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
+          ...productOnly,
           paths: [
+            ...productOnly.paths,
             ...builtinModules.flatMap((name) => [name, `node:${name}`]),
             { name: '../activities', allowTypeImports: true, message: 'Workflows import activities as types only.' },
           ],
