@@ -18,7 +18,7 @@ import { waitForPort } from './ports';
  * default, a value sized for clusters with hundreds of shards, where one shard sees a small share of the load).
  * On one shard that limit is spent within a second of steady work, and from then on every workflow step waits
  * about 45 ms for the next poll before its task is even offered to a worker: a 10-activity workflow takes 105 ms
- * per step instead of 11 ms (see README, Performance). Polls happen only when tasks are added, so raising the
+ * per step instead of 11 ms (see docs/performance.md). Polls happen only when tasks are added, so raising the
  * limit costs nothing when idle.
  */
 export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number>> = {

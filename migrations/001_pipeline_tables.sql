@@ -1,5 +1,5 @@
 -- The three tables the pipeline touches, as the production Supabase project has them
--- (see ../shared/reference/pipeline.md). Production already has these; this file builds
+-- (see docs/domain.md). Production already has these; this file builds
 -- local, demo and test databases. Every statement is idempotent so it can run on each start.
 
 CREATE TABLE IF NOT EXISTS quel_production_photo (

@@ -19,7 +19,7 @@ export function workflowIdForJob(jobId: string): string {
 
 /**
  * Operators find a job's workflow in the Web UI by any of these. They must be registered on the namespace
- * (the dev server started by the demo and the tests does it; see the runbook for other namespaces).
+ * (the dev server started by the demo and the tests does it; see docs/operating.md for other namespaces).
  */
 export const JobIdAttribute = defineSearchAttributeKey('JobId', 'KEYWORD');
 export const ProductionIdAttribute = defineSearchAttributeKey('ProductionId', 'KEYWORD');

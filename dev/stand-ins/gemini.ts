@@ -6,7 +6,7 @@ import { variationOf } from './variations';
 
 /*
  * A local stand-in for the Gemini API `models.generateContent` endpoint, speaking the wire shapes that
- * `@google/genai` sends and parses (see /work/shared/reference/wire.md), so the real SDK runs against it.
+ * `@google/genai` sends and parses (request and answer shapes, error bodies, finish reasons), so the real SDK runs against it.
  */
 
 /** GIF is a type Gemini may send and the product cannot store. */
