@@ -23,6 +23,7 @@ test('every stored history replays against the current workflow code', async () 
   const histories = await storedHistories();
   expect(histories.map((h) => h.workflowId)).toEqual([
     'all-made',
+    'cancelled-while-recording',
     'cancelled',
     'invalid-data',
     'none-made',

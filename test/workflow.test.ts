@@ -270,6 +270,47 @@ describe('imageJob workflow', () => {
     expect(stub.calls.generate.size).toBe(0);
   });
 
+  test('cancelled while an image is being recorded: the record completes and the image counts as made', async () => {
+    const stub = stubActivities({
+      load: () => ({ state: 'ready', plan: plan({ quantity: 3 }) }),
+      holdGeneration: true,
+    });
+    const record = stub.activities.jobSteps.recordImage;
+    let recordStarted = false;
+    let commitRecord: () => void = () => undefined;
+    const committed = new Promise<void>((resolve) => (commitRecord = resolve));
+    // The first image is made at once and its record waits for the test; the others wait for a release that never
+    // comes (they are cancelled).
+    let made = 0;
+    const generate = stub.activities.imageGeneration.generateImage;
+    stub.activities.imageGeneration.generateImage = async (request) =>
+      made++ === 0 ? { path: 'p/a.png', fileName: 'a.png', mimeType: 'image/png', size: 1 } : generate(request);
+    stub.activities.jobSteps.recordImage = async (request) => {
+      recordStarted = true;
+      await committed;
+      return record(request);
+    };
+    const taskQueue = uniqueTaskQueue('cancel-record');
+    await withWorkers(env, taskQueue, stub.activities, async () => {
+      const handle = await env.client.workflow.start(imageJob, {
+        taskQueue,
+        workflowId: `cancel-record-${taskQueue}`,
+        args: [{ jobId: 'job-1', imageConcurrency: 1 }],
+      });
+      for (let i = 0; i < 100 && !recordStarted; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(recordStarted).toBe(true);
+      await handle.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      commitRecord();
+      await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+      stub.release();
+      await keepHistory(handle, 'cancelled-while-recording');
+    });
+    expect(stub.finished).toEqual([
+      { jobId: 'job-1', productionId: 'prod-1', status: 'completed', attachIds: [100], failedImages: 2 },
+    ]);
+  });
+
   test('progress is queryable mid-job, and cancelling keeps made images and finishes by the policy', async () => {
     let made = 0;
     const stub = stubActivities({

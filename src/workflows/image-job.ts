@@ -6,6 +6,7 @@ import {
   isCancellation,
   log,
   metricMeter,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -25,6 +26,9 @@ import {
 } from '../contract';
 
 export const progressQuery = defineQuery<ImageJobProgress>('progress');
+
+/** patched() id: a cancel waits for an image's record under way instead of abandoning it. */
+const RECORD_COMPLETES_ON_CANCEL = 'record-completes-on-cancel';
 
 // Postgres and Storage: short calls, retried patiently (a restart or failover is waited out, not given up on);
 // only errors that repeat on every try (bad data, a missing table), which the activities throw non-retryable, stop
@@ -159,7 +163,13 @@ async function makeImages(plan: JobPlan, concurrency: number, progress: ImageJob
   const makeImage = async (target: ImageTarget): Promise<void> => {
     try {
       const image = await gemini.generateImage({ jobId: plan.jobId, prompt: plan.prompt, source: plan.source, target });
-      const attachId = await jobSteps.recordImage({ jobId: plan.jobId, image, failedImages: progress.failedImages });
+      const record = () => jobSteps.recordImage({ jobId: plan.jobId, image, failedImages: progress.failedImages });
+      // A cancel cannot stop a record already under way (it commits in one short transaction), so the workflow
+      // waits for it: otherwise the image's id would be in the polled row, yet counted failed and left out of the
+      // production photo. Runs recorded before this change keep cancelling the record.
+      const attachId = patched(RECORD_COMPLETES_ON_CANCEL)
+        ? await CancellationScope.nonCancellable(record)
+        : await record();
       progress.attachIds.push(attachId);
       progress.completedImages = progress.attachIds.length;
       metrics.imagesMade.add(1);
