@@ -9,6 +9,7 @@ import { Client, Connection, isGrpcServiceError } from '@temporalio/client';
 import { google } from '@temporalio/proto';
 import { Client as PgClient } from 'pg';
 import { registerSearchAttributes } from '../src/temporal';
+import { DATA_DIR, ROOT } from './setup-scripts';
 
 /**
  * A real Temporal cluster, as production runs it and unlike the CLI's dev server: the released server on
@@ -37,10 +38,8 @@ const HEALTH_CHECK_NAMES: Record<TemporalService, string> = {
   worker: 'temporal.api.workflowservice.v1.WorkerService',
 };
 
-const ROOT = path.resolve(__dirname, '..');
 const CONFIG_FILE = path.join(ROOT, 'deploy', 'temporal-cluster.yaml');
 const DYNAMIC_CONFIG_FILE = path.join(ROOT, 'deploy', 'temporal-dynamic-config.yaml');
-const DATA_DIR = process.env.QUEL_DATA_DIR ?? path.join(ROOT, '.data');
 const run = promisify(execFile);
 
 export interface TemporalClusterOptions {

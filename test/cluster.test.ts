@@ -5,9 +5,8 @@ import { imageJob } from '../src/workflows';
 import { createWorkers, runWorkers } from '../src/worker/worker';
 import { attachmentsUnder, jobState } from '../dev/seed';
 import { seedJob, startStack, type Stack } from '../dev/stack';
-import { workflowBundle } from '../dev/temporal';
+import { uniqueTaskQueue, workflowBundle } from '../dev/workers';
 import { TemporalCluster } from '../dev/temporal-cluster';
-import { uniqueTaskQueue } from '../dev/workers';
 import { eventually } from './support/eventually';
 
 /**
