@@ -73,6 +73,17 @@ export async function startStack(
   };
 }
 
+/** What a worker process needs to work against the stack's database and stand-ins; Temporal is the caller's. */
+export function workerEnvironment(stack: Pick<Stack, 'db' | 'storage' | 'gemini'>): Record<string, string> {
+  return {
+    DATABASE_URL: stack.db.url,
+    SUPABASE_URL: stack.storage.url,
+    SUPABASE_SERVICE_ROLE_KEY: FAKE_SERVICE_KEY,
+    GEMINI_API_KEY: FAKE_GEMINI_KEY,
+    GEMINI_BASE_URL: stack.gemini.baseUrl,
+  };
+}
+
 /** A production, its source image (in the Storage stand-in and its row) and a pending job. */
 export function seedJob(stack: Stack, request: JobRequest = {}): Promise<SeededJob> {
   return seedJobRows(

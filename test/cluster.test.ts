@@ -9,7 +9,7 @@ import { createWorkers, runWorkers } from '../src/worker/worker';
 import { spawnService, type ServiceProcess } from '../dev/processes';
 import { RedisServer } from '../dev/redis-server';
 import { attachmentsUnder, jobState } from '../dev/seed';
-import { FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type SeededJob, type Stack } from '../dev/stack';
+import { seedJob, startStack, workerEnvironment, type SeededJob, type Stack } from '../dev/stack';
 import { uniqueTaskQueue, workflowBundle } from '../dev/workers';
 import { TemporalCluster } from '../dev/temporal-cluster';
 import { eventually } from './support/eventually';
@@ -193,11 +193,7 @@ describe('a fleet: two worker processes and two bridge processes on one task que
     const worker = () =>
       spawnService('worker', {
         ...temporal,
-        DATABASE_URL: stack.db.url,
-        SUPABASE_URL: stack.storage.url,
-        SUPABASE_SERVICE_ROLE_KEY: FAKE_SERVICE_KEY,
-        GEMINI_API_KEY: FAKE_GEMINI_KEY,
-        GEMINI_BASE_URL: stack.gemini.baseUrl,
+        ...workerEnvironment(stack),
         GEMINI_MAX_CONCURRENT_CALLS: '2',
       });
     const bridge = (id: string) =>

@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import { workflowIdForJob } from '../src/contract';
 import { imageJob } from '../src/workflows';
 import { attachmentsUnder, jobState, productionState } from '../dev/seed';
-import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from '../dev/stack';
+import {
+  BUCKET,
+  FAKE_GEMINI_KEY,
+  FAKE_SERVICE_KEY,
+  seedJob,
+  startStack,
+  workerEnvironment,
+  type Stack,
+} from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
 import { spawnService, type ServiceProcess } from '../dev/processes';
 
@@ -29,11 +37,7 @@ test('SIGKILL mid-job: a new worker finishes it exactly once', async () => {
   const env = {
     TEMPORAL_ADDRESS: stack.temporal!.address,
     TEMPORAL_TASK_QUEUE: taskQueue,
-    DATABASE_URL: stack.db.url,
-    SUPABASE_URL: stack.storage.url,
-    SUPABASE_SERVICE_ROLE_KEY: FAKE_SERVICE_KEY,
-    GEMINI_API_KEY: FAKE_GEMINI_KEY,
-    GEMINI_BASE_URL: stack.gemini.baseUrl,
+    ...workerEnvironment(stack),
     LOG_LEVEL: 'info',
   };
   const job = await seedJob(stack, { quantity: QUANTITY });

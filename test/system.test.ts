@@ -3,7 +3,7 @@ import { eventually } from './support/eventually';
 import { freePort } from '../dev/ports';
 import { RedisServer } from '../dev/redis-server';
 import { spawnService } from '../dev/processes';
-import { FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from '../dev/stack';
+import { FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, workerEnvironment, type Stack } from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
 
 /**
@@ -26,11 +26,7 @@ test('a job pushed to Redis is processed to completion, with metrics; SIGTERM st
   const env = {
     TEMPORAL_ADDRESS: stack.temporal!.address,
     TEMPORAL_TASK_QUEUE: uniqueTaskQueue('system'),
-    DATABASE_URL: stack.db.url,
-    SUPABASE_URL: stack.storage.url,
-    SUPABASE_SERVICE_ROLE_KEY: FAKE_SERVICE_KEY,
-    GEMINI_API_KEY: FAKE_GEMINI_KEY,
-    GEMINI_BASE_URL: stack.gemini.baseUrl,
+    ...workerEnvironment(stack),
     REDIS_URL: redis.url,
     QUEUE_KEY: 'front-end-jobs',
     METRICS_BIND_ADDRESS: `127.0.0.1:${metricsPort}`,
