@@ -23,6 +23,18 @@ const ENTRY_POINTS = {
   replay: { script: 'scripts/replay.ts', ready: 'replaying' },
 };
 
+const running = new Set<ServiceProcess>();
+
+/**
+ * Kills (SIGKILL) every process spawnService started that is still running, and waits for them: a test that failed
+ * half-way must not leave a worker or bridge behind to hold its runner open.
+ */
+export async function killServices(): Promise<void> {
+  const left = [...running];
+  for (const service of left) service.child.kill('SIGKILL');
+  await Promise.all(left.map((service) => service.exited));
+}
+
 /** A production entry point (`npm run start:worker`, `start:bridge`) as its own process, configured by environment only. */
 export function spawnService(
   kind: keyof typeof ENTRY_POINTS,
@@ -46,5 +58,8 @@ export function spawnService(
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, started, exited };
+  const service = { child, output: () => output, started, exited };
+  running.add(service);
+  void exited.then(() => running.delete(service));
+  return service;
 }
