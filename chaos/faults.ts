@@ -13,7 +13,9 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export type ProcessFault = 'worker_sigkill' | 'bridge_sigkill' | 'redis_restart' | 'postgres_restart';
+/** Faults of the real cluster's own processes, injected only when the run is on it (`--engine cluster`). */
+export type TemporalFault = 'history_sigkill' | 'frontend_sigkill' | 'cluster_restart';
+export type ProcessFault = 'worker_sigkill' | 'bridge_sigkill' | 'redis_restart' | 'postgres_restart' | TemporalFault;
 export type AnswerFault = 'gemini_5xx' | 'gemini_429' | 'gemini_hang' | 'gemini_safety_block' | 'storage_5xx';
 export type FaultKind = ProcessFault | AnswerFault;
 
@@ -33,14 +35,14 @@ const REDIS_RESTART_AFTER_BRIDGE_KILL_MS = 2_000;
  */
 export function planProcessFaults(
   random: () => number,
-  counts: { worker_sigkill: number; postgres_restart: number },
+  counts: Partial<Record<Exclude<ProcessFault, 'bridge_sigkill' | 'redis_restart'>, number>>,
   windowMs: { from: number; to: number },
   bridgeWindowMs: { from: number; to: number },
 ): ScheduledFault[] {
   const at = (window = windowMs) => Math.round(window.from + random() * (window.to - window.from));
   const plan: ScheduledFault[] = [];
-  for (const kind of ['worker_sigkill', 'postgres_restart'] as const) {
-    for (let i = 0; i < counts[kind]; i++) plan.push({ kind, atMs: at() });
+  for (const [kind, count] of Object.entries(counts) as Array<[ProcessFault, number]>) {
+    for (let i = 0; i < count; i++) plan.push({ kind, atMs: at() });
   }
   const bridgeKill = at(bridgeWindowMs);
   plan.push({ kind: 'bridge_sigkill', atMs: bridgeKill });
@@ -52,20 +54,26 @@ export function planProcessFaults(
 export const RATES = { gemini5xx: 0.2, gemini429: 0.1, geminiHang: 0.05, geminiBlock: 0.05, storage5xx: 0.1 };
 
 export class FaultLog {
-  readonly counts: Record<FaultKind, number> = {
-    worker_sigkill: 0,
-    bridge_sigkill: 0,
-    redis_restart: 0,
-    postgres_restart: 0,
-    gemini_5xx: 0,
-    gemini_429: 0,
-    gemini_hang: 0,
-    gemini_safety_block: 0,
-    storage_5xx: 0,
-  };
+  readonly counts: Partial<Record<FaultKind, number>>;
+
+  /** Every kind of the run starts at 0, so a fault that never happened shows as such. */
+  constructor(temporalFaults: readonly TemporalFault[] = []) {
+    this.counts = {
+      worker_sigkill: 0,
+      bridge_sigkill: 0,
+      redis_restart: 0,
+      postgres_restart: 0,
+      ...Object.fromEntries(temporalFaults.map((kind) => [kind, 0])),
+      gemini_5xx: 0,
+      gemini_429: 0,
+      gemini_hang: 0,
+      gemini_safety_block: 0,
+      storage_5xx: 0,
+    };
+  }
 
   count(kind: FaultKind): void {
-    this.counts[kind] += 1;
+    this.counts[kind] = (this.counts[kind] ?? 0) + 1;
   }
 
   get total(): number {

@@ -1,5 +1,5 @@
 import { bundleWorkflowCode } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Client, Connection } from '@temporalio/client';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,6 +15,7 @@ import { RedisServer } from '../dev/redis-server';
 import { insertAttachment, insertJob, insertProduction } from '../dev/seed';
 import { spawnService, type ServiceProcess } from '../dev/processes';
 import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY } from '../dev/stack';
+import { TemporalCluster } from '../dev/temporal-cluster';
 import { startTemporal } from '../dev/temporal-dev-server';
 import { quietLogger } from '../dev/workers';
 import {
@@ -22,6 +23,7 @@ import {
   FaultLog,
   geminiFaults,
   planProcessFaults,
+  type TemporalFault,
   RATES,
   seededRandom,
   storageFaults,
@@ -30,9 +32,11 @@ import {
 import { checkInvariants, type SubmittedJob, type Verdict } from './invariants';
 
 /**
- * `npm run chaos [-- --quick] [--seed N] [--json FILE]`: jobs submitted through Redis to the worker and bridge
- * running as their own processes, while processes are killed, servers restarted and the doubles misbehave;
- * then every invariant of the pipeline is checked over what is left.
+ * `npm run chaos [-- --quick] [--seed N] [--json FILE] [--engine dev|cluster] [--workers N] [--bridges N]`: jobs
+ * submitted through Redis to workers and bridges running as their own processes, while processes are killed,
+ * servers restarted and the stand-ins misbehave; then every invariant of the pipeline is checked over what is left.
+ * On `--engine cluster` Temporal is the real server on PostgreSQL, whose history and frontend are killed and which
+ * is restarted whole, mid-run.
  */
 
 const { values: flags } = parseArgs({
@@ -40,8 +44,25 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     seed: { type: 'string' },
     json: { type: 'string' },
+    engine: { type: 'string', default: 'dev' },
+    workers: { type: 'string' },
+    bridges: { type: 'string' },
   },
 });
+if (flags.engine !== 'dev' && flags.engine !== 'cluster') {
+  throw new Error(`--engine must be dev or cluster, got ${flags.engine}`);
+}
+const ENGINE: 'dev' | 'cluster' = flags.engine;
+const count = (value: string | undefined, name: string, fallback: number) => {
+  const n = value === undefined ? fallback : Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
+  return n;
+};
+// A real cluster is where users run several of each; the dev server's run keeps its one of each.
+const WORKERS = count(flags.workers, 'workers', ENGINE === 'cluster' ? 2 : 1);
+const BRIDGES = count(flags.bridges, 'bridges', ENGINE === 'cluster' ? 2 : 1);
+const TEMPORAL_FAULTS: readonly TemporalFault[] =
+  ENGINE === 'cluster' ? ['history_sigkill', 'frontend_sigkill', 'cluster_restart'] : [];
 const seed = flags.seed === undefined ? Math.floor(Math.random() * 1e6) : Number(flags.seed);
 if (!Number.isSafeInteger(seed) || seed < 0)
   throw new Error(`--seed must be a non-negative integer, got ${flags.seed}`);
@@ -66,8 +87,9 @@ const PLAN = flags.quick
     };
 const IMAGES_PER_JOB = 3;
 const QUEUE_KEY = 'chaos:queue';
-const BRIDGE_ID = 'chaos-bridge';
-const PROCESSING_KEY = queueKeys({ key: QUEUE_KEY, bridgeId: BRIDGE_ID }).processing;
+// The same after a restart, so a bridge re-drives what its killed predecessor had taken.
+const BRIDGE_IDS = Array.from({ length: BRIDGES }, (_, i) => `chaos-bridge-${i + 1}`);
+const PROCESSING_KEYS = BRIDGE_IDS.map((bridgeId) => queueKeys({ key: QUEUE_KEY, bridgeId }).processing);
 const TASK_QUEUE = 'chaos';
 /** Short, so that hung calls end well inside the run; the product's default is 120 s. */
 const GEMINI_TIMEOUT_MS = 4_000;
@@ -75,17 +97,21 @@ const GEMINI_TIMEOUT_MS = 4_000;
 const SWEEP = { staleAfterSeconds: 10, everySeconds: 5 };
 
 const random = seededRandom(seed);
-const faults = new FaultLog();
+const faults = new FaultLog(TEMPORAL_FAULTS);
+let temporalRestarts = 0;
 let lostInRedis = 0;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 async function main(): Promise<number> {
   const logDir = path.resolve('.data', 'chaos', `seed-${seed}`);
   mkdirSync(logDir, { recursive: true });
-  console.log(`chaos: ${flags.quick ? 'quick' : 'full'} run, seed ${seed} (repeat with --seed ${seed})`);
+  console.log(
+    `chaos: ${flags.quick ? 'quick' : 'full'} run on the ${ENGINE === 'cluster' ? 'Temporal cluster' : 'dev server'}` +
+      ` with ${WORKERS} worker(s) and ${BRIDGES} bridge(s), seed ${seed} (repeat with --seed ${seed})`,
+  );
 
   const [temporal, redis, postgres, gemini, storage, bundlePath] = await Promise.all([
-    startTemporal(),
+    startChaosTemporal(),
     RedisServer.start(),
     PostgresServer.start(),
     GeminiStandIn.start({ apiKey: FAKE_GEMINI_KEY, latencyMs: 800 }),
@@ -101,16 +127,20 @@ async function main(): Promise<number> {
     storage.failUploadsWhen(storageFaults(random, faults));
     const schedule = planProcessFaults(
       random,
-      { worker_sigkill: PLAN.workerKills, postgres_restart: 1 },
+      {
+        worker_sigkill: PLAN.workerKills,
+        postgres_restart: 1,
+        ...Object.fromEntries(TEMPORAL_FAULTS.map((kind) => [kind, 1])),
+      },
       PLAN.faultsWithinMs,
       PLAN.bridgeKillWithinMs,
     );
     console.log(`  faults planned: ${schedule.map((f) => `${f.kind} at ${(f.atMs / 1000).toFixed(1)} s`).join(', ')}`);
-    await processes.startWorker();
-    await processes.startBridge();
+    for (let i = 0; i < WORKERS; i++) await processes.startWorker(i);
+    for (let i = 0; i < BRIDGES; i++) await processes.startBridge(i);
 
     const startedAt = Date.now();
-    const injecting = injectFaults(schedule, startedAt, processes, redis, postgres);
+    const injecting = injectFaults(schedule, startedAt, { processes, redis, postgres, temporal });
     const jobs = await submitJobs(pool, storage, redis);
     await injecting;
     console.log(`  ${jobs.length} jobs submitted, all faults injected; waiting for every job to end`);
@@ -135,18 +165,50 @@ async function main(): Promise<number> {
   } finally {
     await processes.stopAll();
     await pool.end().catch(() => undefined);
-    await Promise.allSettled([temporal.teardown(), redis.stop(), postgres.remove(), gemini.stop(), storage.stop()]);
+    await Promise.allSettled([temporal.stop(), redis.stop(), postgres.remove(), gemini.stop(), storage.stop()]);
   }
+}
+
+/** The Temporal the run is on: where processes connect, a client for the run's own reads, and how it ends. */
+interface ChaosTemporal {
+  address: string;
+  client: Client;
+  /** The real cluster, whose processes the run may kill; none on the dev server. */
+  cluster?: TemporalCluster;
+  stop(): Promise<void>;
+}
+
+async function startChaosTemporal(): Promise<ChaosTemporal> {
+  if (ENGINE === 'dev') {
+    const env = await startTemporal();
+    return { address: env.address, client: env.client, stop: () => env.teardown() };
+  }
+  // Its databases live on the project's PostgreSQL, not on the run's private one: restarting the product's
+  // database is a fault of its own, and the cluster's faults are the ones below.
+  const cluster = await TemporalCluster.start();
+  console.log(
+    `  Temporal cluster up in ${(((cluster.timings?.databasesMs ?? 0) + (cluster.timings?.servicesMs ?? 0)) / 1000).toFixed(1)} s`,
+  );
+  const connection = await Connection.connect({ address: cluster.address });
+  return {
+    address: cluster.address,
+    client: new Client({ connection, namespace: cluster.namespace }),
+    cluster,
+    stop: async () => {
+      await connection.close();
+      await cluster.drop();
+    },
+  };
 }
 
 /** The worker and bridge as deployed: their own processes, configured by environment only. */
 class Processes {
-  private worker?: ServiceProcess;
-  private bridge?: ServiceProcess;
+  private readonly workers: Array<ServiceProcess | undefined> = [];
+  private readonly bridges: Array<ServiceProcess | undefined> = [];
   private readonly finished: string[] = [];
 
   constructor(
-    private readonly temporal: TestWorkflowEnvironment,
+    private readonly temporal: ChaosTemporal,
     private readonly redis: RedisServer,
     private readonly postgres: PostgresServer,
     private readonly gemini: GeminiStandIn,
@@ -155,8 +217,8 @@ class Processes {
     private readonly logDir: string,
   ) {}
 
-  async startWorker(): Promise<void> {
-    this.worker = await this.start('worker', {
+  async startWorker(index: number): Promise<void> {
+    this.workers[index] = await this.start('worker', {
       TEMPORAL_ADDRESS: this.temporal.address,
       TEMPORAL_TASK_QUEUE: TASK_QUEUE,
       DATABASE_URL: this.postgres.url,
@@ -170,28 +232,30 @@ class Processes {
     });
   }
 
-  async startBridge(): Promise<void> {
-    this.bridge = await this.start('bridge', {
+  async startBridge(index: number): Promise<void> {
+    this.bridges[index] = await this.start('bridge', {
       TEMPORAL_ADDRESS: this.temporal.address,
       TEMPORAL_TASK_QUEUE: TASK_QUEUE,
       REDIS_URL: this.redis.url,
       QUEUE_KEY,
-      BRIDGE_ID, // the same after a restart, so it re-drives what the killed one had taken
+      BRIDGE_ID: BRIDGE_IDS[index]!,
       SWEEP_STALE_AFTER_SECONDS: String(SWEEP.staleAfterSeconds),
       SWEEP_EVERY_SECONDS: String(SWEEP.everySeconds),
       LOG_LEVEL: 'info',
     });
   }
 
-  /** SIGKILL, then a new process after `downMs`. */
+  /** SIGKILL one of them, chosen by the run's seed, then a new process in its place after `downMs`. */
   async kill(kind: 'worker' | 'bridge', downMs = 0): Promise<void> {
-    const victim = kind === 'worker' ? this.worker : this.bridge;
+    const group = kind === 'worker' ? this.workers : this.bridges;
+    const index = group.length > 1 ? Math.floor(random() * group.length) : 0;
+    const victim = group[index];
     if (!victim) return;
     victim.child.kill('SIGKILL');
     await victim.exited;
     this.keep(kind, victim);
     await sleep(downMs);
-    await (kind === 'worker' ? this.startWorker() : this.startBridge());
+    await (kind === 'worker' ? this.startWorker(index) : this.startBridge(index));
   }
 
   /** Jobs whose workflow a bridge started, by its log lines. */
@@ -201,16 +265,18 @@ class Processes {
   }
 
   async stopAll(): Promise<void> {
-    for (const [kind, service] of [
-      ['bridge', this.bridge],
-      ['worker', this.worker],
+    for (const [kind, group] of [
+      ['bridge', this.bridges],
+      ['worker', this.workers],
     ] as const) {
-      if (!service) continue;
-      service.child.kill('SIGTERM');
-      await service.exited;
-      this.keep(kind, service);
+      for (const [index, service] of group.entries()) {
+        if (!service) continue;
+        service.child.kill('SIGTERM');
+        await service.exited;
+        this.keep(kind, service);
+        group[index] = undefined;
+      }
     }
-    this.worker = this.bridge = undefined;
   }
 
   logs(): string {
@@ -237,9 +303,12 @@ class Processes {
 async function injectFaults(
   schedule: ScheduledFault[],
   startedAt: number,
-  processes: Processes,
-  redis: RedisServer,
-  postgres: PostgresServer,
+  {
+    processes,
+    redis,
+    postgres,
+    temporal,
+  }: { processes: Processes; redis: RedisServer; postgres: PostgresServer; temporal: ChaosTemporal },
 ): Promise<void> {
   const restarts: Array<Promise<void>> = [];
   for (const fault of schedule) {
@@ -262,6 +331,18 @@ async function injectFaults(
       case 'postgres_restart':
         await postgres.restart(2_000);
         break;
+      case 'history_sigkill':
+      case 'frontend_sigkill': {
+        const service = fault.kind === 'history_sigkill' ? 'history' : 'frontend';
+        await temporal.cluster!.kill(service, 'SIGKILL');
+        await temporal.cluster!.restart(service);
+        temporalRestarts += 1;
+        break;
+      }
+      case 'cluster_restart':
+        await temporal.cluster!.restartAll(2_000);
+        temporalRestarts += 1;
+        break;
     }
   }
   await Promise.all(restarts);
@@ -271,8 +352,8 @@ async function injectFaults(
 async function idsHeldBy(redis: RedisServer): Promise<number> {
   const probe = redis.client();
   try {
-    const [pending, processing] = await Promise.all([probe.llen(QUEUE_KEY), probe.llen(PROCESSING_KEY)]);
-    return pending + processing;
+    const lengths = await Promise.all([QUEUE_KEY, ...PROCESSING_KEYS].map((key) => probe.llen(key)));
+    return lengths.reduce((sum, n) => sum + n, 0);
   } finally {
     probe.disconnect();
   }
@@ -327,7 +408,7 @@ async function waitForJobsToEnd(pool: Pool, jobs: SubmittedJob[], deadline: numb
   console.log('  deadline reached with jobs still open: they count as stuck');
 }
 
-async function waitForWorkflowsToClose(temporal: TestWorkflowEnvironment, jobs: SubmittedJob[], deadline: number) {
+async function waitForWorkflowsToClose(temporal: ChaosTemporal, jobs: SubmittedJob[], deadline: number) {
   let open = [...jobs];
   while (open.length > 0 && Date.now() < deadline) {
     const statuses = await Promise.all(
@@ -380,6 +461,10 @@ function report(
   const summary = {
     seed,
     quick: flags.quick,
+    engine: ENGINE,
+    workers: WORKERS,
+    bridges: BRIDGES,
+    temporal_restarts: temporalRestarts,
     jobs: jobs.length,
     images: jobs.length * IMAGES_PER_JOB,
     images_made: verdict.imagesMade,
