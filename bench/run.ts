@@ -23,6 +23,7 @@ import {
   type Stack,
 } from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
+import { runScale } from './scale';
 
 /**
  * `npm run bench [-- --quick] [--json FILE] [--image-px N]`: the real stack on this machine (Temporal dev server, PostgreSQL,
@@ -36,6 +37,8 @@ const { values: flags } = parseArgs({
     json: { type: 'string' },
     // Side of the square noise image used as source and answer: 720 gives ≈1.5 MB; a small one shows the payload's share.
     'image-px': { type: 'string', default: '720' },
+    // The product on the real Temporal cluster, scaled out to 1, 2 and 4 workers (bench/scale.ts).
+    scale: { type: 'boolean', default: false },
   },
 });
 const PLAN = flags.quick ? { repeats: 1, startIds: 200, fleetJobs: 12 } : { repeats: 3, startIds: 1000, fleetJobs: 50 };
@@ -51,6 +54,7 @@ const record = (key: string, value: number) => (samples[key] ??= []).push(value)
 const integrity = { jobs: 0, lost: 0, duplicates: 0 };
 
 async function main(): Promise<void> {
+  if (flags.scale) return runScale({ quick: flags.quick, json: flags.json });
   const stack = await startStack({ temporal: true, geminiImageSize: IMAGE });
   const redis = await RedisServer.start();
   const taskQueue = uniqueTaskQueue('bench');

@@ -185,6 +185,11 @@ export class TemporalCluster {
     });
   }
 
+  /** The process of each service that runs now, for measuring what it costs. */
+  pids(): Partial<Record<TemporalService, number>> {
+    return Object.fromEntries([...this.children].map(([service, child]) => [service, child.pid]));
+  }
+
   logFile(service: TemporalService | 'schema'): string {
     return path.join(this.logDir, `${service}.log`);
   }

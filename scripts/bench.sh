@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm run bench [-- --quick] [--json FILE]`: installs and starts what the benchmark needs, then runs it.
+# `npm run bench [-- --quick] [--scale] [--json FILE]`: installs and starts what the benchmark needs, then runs it.
 source "$(dirname "$0")/../dev/setup/common.sh"
 source "$(dirname "$0")/../dev/setup/node.sh"
 cd "$ROOT"

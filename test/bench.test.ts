@@ -26,3 +26,28 @@ test('npm run bench -- --quick runs the real stack and loses or duplicates nothi
     expect(typeof result[key]).toBe('number');
   }
 }, 300_000);
+
+test('npm run bench -- --scale --quick runs 1, 2 and 4 workers on the real cluster and loses or duplicates nothing', async () => {
+  const json = path.join(mkdtempSync(path.join(tmpdir(), 'bench-scale-')), 'scale.json');
+  const { code, output } = await runNpmScript('bench', ['--scale', '--quick', '--json', json], process.env);
+  expect({ code, output }).toMatchObject({ code: 0 });
+
+  const result = JSON.parse(readFileSync(json, 'utf8')) as Record<string, unknown>;
+  // Two overhead jobs (warm-up and one sample) on each engine; 16 images per worker in jobs of 8 for 1, 2, 4 workers.
+  expect(result).toMatchObject({ lost: 0, duplicates: 0, jobs: 2 * 2 + 2 + 4 + 8, quick: true });
+  for (const key of [
+    'scale_images_per_min_w1',
+    'scale_images_per_min_w2',
+    'scale_images_per_min_w4',
+    'scale_2_vs_1',
+    'scale_4_vs_1',
+    'overhead_ms_per_image_cluster',
+    'overhead_ms_per_image_dev',
+  ]) {
+    expect(result[key]).toEqual(expect.any(Number));
+    expect(result[key]).toBeGreaterThan(0);
+  }
+  expect(Object.keys(result.cpu_seconds_w4 as object)).toEqual(
+    expect.arrayContaining(['worker_4', 'temporal_history', 'temporal_frontend', 'postgres']),
+  );
+}, 300_000);

@@ -1,0 +1,239 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { jobStartOptions } from '../src/contract';
+import { imageJob } from '../src/workflows';
+import { spawnService, type ServiceProcess } from '../dev/processes';
+import { attachmentsUnder, jobState } from '../dev/seed';
+import { noisePng } from '../dev/stand-ins/images';
+import { seedJob, startStack, workerEnvironment, type SeededJob, type Stack } from '../dev/stack';
+import { TemporalCluster } from '../dev/temporal-cluster';
+import { startTemporal } from '../dev/temporal-dev-server';
+import { uniqueTaskQueue } from '../dev/workers';
+
+/**
+ * `npm run bench -- --scale [--quick] [--json FILE]`: how the product scales out on the real Temporal cluster. Images
+ * per minute with 1, 2 and 4 worker processes of 4 Gemini slots each, Gemini answering in L = 1 s, with 64 px images
+ * so that moving the payload does not hide the orchestration; and the per-image overhead on the cluster next to the
+ * dev server's. With 4 slots per worker and L = 1 s, N workers can make at most 240 N images a minute.
+ */
+
+const SLOTS_PER_WORKER = 4;
+const LATENCY_MS = 1_000;
+const IMAGES_PER_JOB = 8;
+const IMAGE_PX = 64;
+const WORKER_COUNTS = [1, 2, 4] as const;
+const TARGETS = { scale_2_vs_1: 1.8, scale_4_vs_1: 3.2, cluster_overhead_vs_dev: 1.5 };
+
+interface Engine {
+  name: 'dev' | 'cluster';
+  address: string;
+  client: Client;
+}
+
+export async function runScale(options: { quick: boolean; json?: string }): Promise<void> {
+  // Images per slot: enough that every slot stays busy well beyond the start-up of the first and last jobs.
+  const imagesPerSlot = options.quick ? 4 : 24;
+  const overheadJobs = options.quick ? 1 : 3;
+  const stack = await startStack({ geminiImageSize: { width: IMAGE_PX, height: IMAGE_PX } });
+  const source = noisePng(IMAGE_PX, IMAGE_PX);
+  const dev = await startTemporal();
+  const cluster = await TemporalCluster.start();
+  const connection = await Connection.connect({ address: cluster.address });
+  const engines: Record<Engine['name'], Engine> = {
+    dev: { name: 'dev', address: dev.address, client: dev.client },
+    cluster: {
+      name: 'cluster',
+      address: cluster.address,
+      client: new Client({ connection, namespace: cluster.namespace }),
+    },
+  };
+  const figures: Record<string, number | Record<string, number>> = {};
+  const integrity = { jobs: 0, lost: 0, duplicates: 0 };
+  const check = async (job: SeededJob) => {
+    integrity.jobs += 1;
+    const state = await jobState(stack.db.pool, job.jobId);
+    if (state.job_status !== 'completed' || state.completed_images !== state.total_images) integrity.lost += 1;
+    const rows = await attachmentsUnder(stack.db.pool, `generated-images/user-${job.userId}`);
+    integrity.duplicates += Math.max(0, rows.length - state.total_images);
+  };
+  console.log(
+    `bench --scale: ${options.quick ? 'quick' : 'full'} run; cluster up in ` +
+      `${(((cluster.timings?.databasesMs ?? 0) + (cluster.timings?.servicesMs ?? 0)) / 1000).toFixed(1)} s`,
+  );
+  try {
+    for (const engine of [engines.dev, engines.cluster]) {
+      const taskQueue = uniqueTaskQueue(`overhead-${engine.name}`);
+      const [worker] = await startWorkers(stack, engine, taskQueue, 1, 16);
+      try {
+        stack.gemini.latencyMs = 0;
+        await runJobs(stack, engine, taskQueue, source, 1, check); // warm-up: the worker's JIT, the server's caches
+        const samples: number[] = [];
+        for (let i = 0; i < overheadJobs; i++) {
+          samples.push(((await runJobs(stack, engine, taskQueue, source, 1, check)) * 1000) / IMAGES_PER_JOB);
+        }
+        figures[`overhead_ms_per_image_${engine.name}`] = median(samples);
+      } finally {
+        await stopWorkers([worker!]);
+      }
+      console.log(`  per-image overhead on the ${engine.name}: ${figures[`overhead_ms_per_image_${engine.name}`]} ms`);
+    }
+    for (const count of WORKER_COUNTS) {
+      const taskQueue = uniqueTaskQueue(`scale-${count}`);
+      const workers = await startWorkers(stack, engines.cluster, taskQueue, count, SLOTS_PER_WORKER);
+      try {
+        stack.gemini.latencyMs = LATENCY_MS;
+        const jobs = Math.ceil((count * SLOTS_PER_WORKER * imagesPerSlot) / IMAGES_PER_JOB);
+        const pids = processesToMeasure(workers, cluster);
+        const cpuBefore = cpuSeconds(pids);
+        const benchBefore = process.cpuUsage();
+        const seconds = await runJobs(stack, engines.cluster, taskQueue, source, jobs, check);
+        const cpu = difference(cpuSeconds(pids), cpuBefore);
+        const bench = process.cpuUsage(benchBefore);
+        cpu.bench_and_stand_ins = round((bench.user + bench.system) / 1e6);
+        const imagesPerMinute = round(((jobs * IMAGES_PER_JOB) / seconds) * 60);
+        figures[`scale_images_per_min_w${count}`] = imagesPerMinute;
+        figures[`scale_bound_images_per_min_w${count}`] = (count * SLOTS_PER_WORKER * 60_000) / LATENCY_MS;
+        figures[`cpu_seconds_w${count}`] = cpu;
+        figures[`scale_makespan_s_w${count}`] = round(seconds);
+        console.log(
+          `  ${count} worker(s): ${jobs * IMAGES_PER_JOB} images in ${round(seconds)} s = ${imagesPerMinute}/min; ` +
+            `CPU s ${JSON.stringify(cpu)}`,
+        );
+      } finally {
+        await stopWorkers(workers);
+      }
+    }
+  } finally {
+    await connection.close();
+    await Promise.allSettled([cluster.drop(), dev.teardown(), stack.stop()]);
+  }
+  const rate = (count: number) => figures[`scale_images_per_min_w${count}`] as number;
+  figures.scale_2_vs_1 = round(rate(2) / rate(1));
+  figures.scale_4_vs_1 = round(rate(4) / rate(1));
+  figures.cluster_overhead_vs_dev = round(
+    (figures.overhead_ms_per_image_cluster as number) / (figures.overhead_ms_per_image_dev as number),
+  );
+  report(figures, integrity, options);
+}
+
+async function startWorkers(
+  stack: Stack,
+  engine: Engine,
+  taskQueue: string,
+  count: number,
+  slots: number,
+): Promise<ServiceProcess[]> {
+  const workers = Array.from({ length: count }, () =>
+    spawnService('built-worker', {
+      ...workerEnvironment(stack),
+      WORKFLOW_BUNDLE_PATH: path.join(__dirname, '..', 'dist', 'workflow-bundle.js'),
+      TEMPORAL_ADDRESS: engine.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      DATABASE_POOL_MAX: '20',
+      GEMINI_MAX_CONCURRENT_CALLS: String(slots),
+      GEMINI_REQUESTS_PER_MINUTE: '100000',
+      LOG_LEVEL: 'info', // its 'worker started' line says when it serves
+    }),
+  );
+  await Promise.all(
+    workers.map((worker) =>
+      Promise.race([worker.started, worker.exited.then(() => Promise.reject(new Error(worker.output())))]),
+    ),
+  );
+  return workers;
+}
+
+async function stopWorkers(workers: ServiceProcess[]): Promise<void> {
+  for (const worker of workers) worker.child.kill('SIGTERM');
+  await Promise.all(workers.map((worker) => worker.exited));
+}
+
+/** `jobs` jobs of 8 images started at once; seconds from the first start to the last result. */
+async function runJobs(
+  stack: Stack,
+  engine: Engine,
+  taskQueue: string,
+  source: Buffer,
+  jobs: number,
+  check: (job: SeededJob) => Promise<void>,
+): Promise<number> {
+  const seeded = await Promise.all(
+    Array.from({ length: jobs }, () => seedJob(stack, { quantity: IMAGES_PER_JOB, source })),
+  );
+  const started = performance.now();
+  await Promise.all(
+    seeded.map((job) =>
+      engine.client.workflow.execute(imageJob, {
+        taskQueue,
+        ...jobStartOptions(job.jobId),
+        args: [{ jobId: job.jobId }],
+      }),
+    ),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  for (const job of seeded) await check(job);
+  return seconds;
+}
+
+/** Who may take the CPU: each worker, each Temporal service, and PostgreSQL (all of its processes). */
+function processesToMeasure(workers: ServiceProcess[], cluster: TemporalCluster): Record<string, number[]> {
+  const groups: Record<string, number[]> = {};
+  workers.forEach((worker, i) => (groups[`worker_${i + 1}`] = [worker.child.pid!]));
+  for (const [service, pid] of Object.entries(cluster.pids())) groups[`temporal_${service}`] = [pid!];
+  groups.postgres = execFileSync('pgrep', ['-x', 'postgres'], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .map(Number);
+  return groups;
+}
+
+/** User plus system CPU seconds of each group so far (clock ticks of /proc/PID/stat, 100 a second). */
+function cpuSeconds(groups: Record<string, number[]>): Record<string, number> {
+  const ticks = (pid: number) => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return 0; // a process that ended since
+    }
+  };
+  return Object.fromEntries(
+    Object.entries(groups).map(([name, pids]) => [name, pids.reduce((sum, pid) => sum + ticks(pid), 0) / 100]),
+  );
+}
+
+function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([name, value]) => [name, round(value - (before[name] ?? 0))]));
+}
+
+function report(
+  figures: Record<string, number | Record<string, number>>,
+  integrity: { jobs: number; lost: number; duplicates: number },
+  options: { quick: boolean; json?: string },
+): void {
+  console.log('\n| figure | value | target |\n| --- | ---: | --- |');
+  for (const [key, value] of Object.entries(figures)) {
+    if (typeof value !== 'number') continue;
+    const target = TARGETS[key as keyof typeof TARGETS];
+    const met = target === undefined ? '' : key.includes('overhead') ? value <= target : value >= target;
+    const verdict =
+      target === undefined ? '' : `${key.includes('overhead') ? '≤' : '≥'} ${target} ${met ? 'met' : 'MISSED'}`;
+    console.log(`| ${key} | ${value} | ${verdict} |`);
+  }
+  console.log(`\n${integrity.jobs} jobs checked: ${integrity.lost} lost, ${integrity.duplicates} duplicates`);
+  if (options.json) {
+    writeFileSync(options.json, JSON.stringify({ quick: options.quick, ...figures, ...integrity }, null, 2) + '\n');
+    console.log(`wrote ${options.json}`);
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return round(sorted[Math.floor(sorted.length / 2)]!);
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
