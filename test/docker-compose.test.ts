@@ -1,93 +1,154 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { SEARCH_ATTRIBUTES } from '../src/contract';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../dev/temporal-dev-server';
 
-/** No Docker engine runs here, but `docker compose config` needs none: it checks the file as Compose reads it. */
-test('docker compose config accepts docker-compose.yml: the tested Temporal server and config on Postgres, Web UI, Redis, worker, bridge', () => {
-  const root = path.join(__dirname, '..');
-  const env = {
+interface Service {
+  image?: string;
+  build?: { dockerfile: string };
+  command?: string[];
+  entrypoint?: string[];
+  environment?: Record<string, string>;
+  volumes?: Array<{ type: string; source: string; target: string; read_only?: boolean }>;
+  depends_on?: Record<string, { condition: string }>;
+}
+
+const root = path.join(__dirname, '..');
+
+/** The services as Compose reads docker-compose.yml: paths absolute, anchors and merges resolved. */
+function composeConfig(): Record<string, Service> {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...(process.env.DOCKER_COMPOSE_CONFIG ? { DOCKER_CONFIG: process.env.DOCKER_COMPOSE_CONFIG } : {}),
   };
+  // Compose interpolates from the shell before .env; the namespace check below wants .env's value (the worker's).
+  delete env.TEMPORAL_NAMESPACE;
   const json = execFileSync('docker', ['compose', 'config', '--format', 'json'], { cwd: root, env, encoding: 'utf8' });
-  const config = JSON.parse(json) as {
-    services: Record<
-      string,
-      {
-        image?: string;
-        build?: { dockerfile: string };
-        command?: string[];
-        depends_on?: Record<string, { condition: string }>;
-        environment?: Record<string, string>;
-        volumes?: Array<{ source: string; target: string }>;
-      }
-    >;
-  };
+  return (JSON.parse(json) as { services: Record<string, Service> }).services;
+}
 
-  expect(Object.keys(config.services).sort()).toEqual(
+/** A one-shot service's shell script as its shell gets it: Compose prints a literal `$` as `$$`. */
+function script(service: Service): string {
+  expect(service.entrypoint?.slice(0, 2)).toEqual(['/bin/sh', expect.stringMatching(/^-\w*c$/)]);
+  return (service.command ?? []).join('\n').replaceAll('$$', '$');
+}
+
+/** The Temporal release the tests run: the one dev/setup/temporal-server.sh builds. */
+function testedTemporalVersion(): string {
+  const setup = readFileSync(path.join(root, 'dev', 'setup', 'temporal-server.sh'), 'utf8');
+  const version = /^VERSION="v(\d+\.\d+\.\d+)"/m.exec(setup)?.[1];
+  if (!version) throw new Error('no VERSION="vX.Y.Z" line in dev/setup/temporal-server.sh');
+  return version;
+}
+
+/** No Docker engine runs here, but `docker compose config` needs none: it checks the file as Compose reads it. */
+test('docker compose config accepts docker-compose.yml: Temporal on Postgres, Web UI, Redis, worker, bridge', () => {
+  const services = composeConfig();
+  expect(Object.keys(services).sort()).toEqual(
     [
       'bridge',
       'redis',
       'temporal',
       'temporal-db',
+      'temporal-namespace',
       'temporal-schema',
-      'temporal-search-attributes',
       'temporal-ui',
       'worker',
     ].sort(),
   );
-  // The server release the tests build and run (dev/setup/temporal-server.sh), and its tools for the schema.
-  const version = /^VERSION="v(\d+\.\d+\.\d+)"/m.exec(
-    readFileSync(path.join(root, 'dev', 'setup', 'temporal-server.sh'), 'utf8'),
-  )![1];
-  const temporal = config.services.temporal!;
-  expect(temporal.image).toBe(`temporalio/server:${version}`);
-  expect(config.services['temporal-schema']!.image).toBe(`temporalio/admin-tools:${version}`);
-  expect(config.services['temporal-search-attributes']!.image).toBe(`temporalio/admin-tools:${version}`);
-  // The config file the tests' cluster runs, filled in through the variables it reads.
-  expect(temporal.volumes).toEqual(
-    expect.arrayContaining([
-      expect.objectContaining({
-        source: path.join(root, 'deploy', 'temporal-cluster.yaml'),
-        target: '/etc/temporal/config/quel-image-jobs.yaml',
-      }),
-      expect.objectContaining({
-        source: path.join(root, 'deploy', 'temporal-dynamic-config.yaml'),
-        target: '/etc/temporal/config/dynamicconfig/quel-image-jobs.yaml',
-      }),
-    ]),
-  );
-  expect(temporal.command!.join(' ')).toContain('--config-file /etc/temporal/config/quel-image-jobs.yaml');
-  expect(temporal.environment).toMatchObject({
-    POSTGRES_SEEDS: 'temporal-db',
-    BIND_ON_IP: '0.0.0.0',
-    DYNAMIC_CONFIG_FILE_PATH: 'config/dynamicconfig/quel-image-jobs.yaml',
-  });
-  const clusterConfig = readFileSync(path.join(root, 'deploy', 'temporal-cluster.yaml'), 'utf8');
-  for (const name of Object.keys(temporal.environment!)) expect(clusterConfig).toContain(`(env "${name}")`);
-  // The schema as the tests set it up: temporal-sql-tool, both databases, before the server starts.
-  const schema = config.services['temporal-schema']!.command!.join(' ');
-  expect(schema).toContain('temporal-sql-tool');
-  expect(schema).toMatch(/setup-schema -v 0\.0.*update-schema -d/);
-  expect(schema).toContain('temporal_visibility');
-  expect(temporal.depends_on).toMatchObject({ 'temporal-schema': { condition: 'service_completed_successfully' } });
-  // The same tuning as the dev servers', value for value.
-  const dynamicConfig = readFileSync(path.join(root, 'deploy', 'temporal-dynamic-config.yaml'), 'utf8');
-  for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) {
-    expect(dynamicConfig).toMatch(new RegExp(`^${key.replaceAll('.', '\\.')}:\\n  - value: ${value}$`, 'm'));
-  }
-  expect(config.services.worker).toMatchObject({
+  expect(services.worker).toMatchObject({
     build: { dockerfile: 'Dockerfile' },
     command: ['node', 'dist/worker/main.js'],
+    depends_on: { 'temporal-namespace': { condition: 'service_completed_successfully' } },
   });
-  expect(config.services.bridge).toMatchObject({
+  expect(services.bridge).toMatchObject({
     build: { dockerfile: 'Dockerfile' },
     command: ['node', 'dist/bridge/main.js'],
+    depends_on: { 'temporal-namespace': { condition: 'service_completed_successfully' } },
   });
 
   // The image (its Node release is checked in runtime.test.ts): workflow bundle prebuilt.
   const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
   expect(dockerfile).toContain('WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js');
   expect(dockerfile).toContain('RUN npm run build');
+});
+
+test("compose's Temporal is the server the tests run: same release, same config file, same dynamic config", () => {
+  const { temporal, 'temporal-schema': schema, 'temporal-namespace': namespace } = composeConfig();
+  const version = testedTemporalVersion();
+  expect(temporal!.image).toBe(`temporalio/server:${version}`);
+  expect(schema!.image).toBe(`temporalio/admin-tools:${version}`);
+  expect(namespace!.image).toBe(`temporalio/admin-tools:${version}`);
+
+  // The image's entrypoint starts the server on the file named here, which is the repository's, mounted.
+  const env = temporal!.environment!;
+  expect(env).toMatchObject({ TEMPORAL_ALLOW_NO_AUTH: 'true', BIND_ON_IP: '0.0.0.0' });
+  expect(temporal!.volumes).toContainEqual(
+    expect.objectContaining({
+      type: 'bind',
+      source: path.join(root, 'deploy', 'temporal-cluster.yaml'),
+      target: env.TEMPORAL_SERVER_CONFIG_FILE_PATH,
+      read_only: true,
+    }),
+  );
+  expect(temporal!.volumes).toContainEqual(
+    expect.objectContaining({
+      type: 'bind',
+      source: path.join(root, 'deploy', 'temporal-dynamic-config.yaml'),
+      target: env.DYNAMIC_CONFIG_FILE_PATH,
+      read_only: true,
+    }),
+  );
+
+  // Each variable compose sets is one the config file reads (a renamed one would silently fall back to its default),
+  // and the schema set-up gets the same database settings as the server.
+  const clusterConfig = readFileSync(path.join(root, 'deploy', 'temporal-cluster.yaml'), 'utf8');
+  const database = ['POSTGRES_SEEDS', 'DB_PORT', 'POSTGRES_USER', 'POSTGRES_PWD', 'DBNAME', 'VISIBILITY_DBNAME'];
+  // Binding to 0.0.0.0 is what makes the image's entrypoint set the broadcast address the file reads.
+  for (const name of [...database, 'BIND_ON_IP', 'DYNAMIC_CONFIG_FILE_PATH', 'TEMPORAL_BROADCAST_ADDRESS']) {
+    expect(clusterConfig).toContain(`(env "${name}")`);
+  }
+  for (const name of database) {
+    expect(env[name]).toBeTruthy();
+    expect(schema!.environment?.[name]).toBe(env[name]);
+  }
+
+  // The same tuning as the dev servers', value for value.
+  const dynamicConfig = readFileSync(path.join(root, 'deploy', 'temporal-dynamic-config.yaml'), 'utf8');
+  for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) {
+    expect(dynamicConfig).toMatch(new RegExp(`^${key.replaceAll('.', '\\.')}:\\n  - value: ${value}$`, 'm'));
+  }
+});
+
+test("compose sets up Temporal's schema as the tests do, then the namespace and search attributes", () => {
+  const { temporal, worker, 'temporal-schema': schema, 'temporal-namespace': namespace } = composeConfig();
+
+  // temporal-sql-tool's three steps on each database, from the image's schemas, before the server starts.
+  expect(schema!.depends_on).toMatchObject({ 'temporal-db': { condition: 'service_healthy' } });
+  expect(temporal!.depends_on).toMatchObject({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+  const schemaScript = script(schema!);
+  expect(schemaScript).toContain('schema=/etc/temporal/schema/postgresql/v12');
+  expect(schemaScript).toContain('--plugin postgres12');
+  expect(schemaScript).toContain('export SQL_PASSWORD="$POSTGRES_PWD"');
+  for (const [database, store] of [
+    ['$DBNAME', 'temporal'],
+    ['$VISIBILITY_DBNAME', 'visibility'],
+  ]) {
+    expect(schemaScript).toContain(`--db "${database}" create-database`);
+    expect(schemaScript).toContain(`--db "${database}" setup-schema -v 0.0`);
+    expect(schemaScript).toContain(`--db "${database}" update-schema -d "$schema/${store}/versioned"`);
+  }
+
+  // The namespace the worker and bridge use, and every search attribute the product sets, as Keyword.
+  expect(namespace!.depends_on).toHaveProperty('temporal');
+  expect(namespace!.environment).toMatchObject({
+    TEMPORAL_ADDRESS: 'temporal:7233',
+    TEMPORAL_NAMESPACE: worker!.environment?.TEMPORAL_NAMESPACE ?? 'default',
+  });
+  const namespaceScript = script(namespace!);
+  expect(namespaceScript).toContain('temporal operator namespace create --namespace "$TEMPORAL_NAMESPACE"');
+  expect(namespaceScript).toContain('temporal operator search-attribute create --namespace "$TEMPORAL_NAMESPACE"');
+  for (const key of SEARCH_ATTRIBUTES) expect(namespaceScript).toContain(`--name ${key.name} --type Keyword`);
+  expect(namespaceScript).not.toContain('|| true');
 });
