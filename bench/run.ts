@@ -13,15 +13,7 @@ import { noisePng } from '../dev/stand-ins/images';
 import { RedisServer } from '../dev/redis-server';
 import { attachmentsUnder, jobState, productionState } from '../dev/seed';
 import { spawnService, type ServiceProcess } from '../dev/processes';
-import {
-  BUCKET,
-  FAKE_GEMINI_KEY,
-  FAKE_SERVICE_KEY,
-  seedJob,
-  startStack,
-  type SeededJob,
-  type Stack,
-} from '../dev/stack';
+import { BUCKET, seedJob, startStack, workerEnvironment, type SeededJob, type Stack } from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
 import { runScale } from './scale';
 
@@ -115,12 +107,8 @@ async function startWorker(stack: Stack, taskQueue: string): Promise<ServiceProc
     WORKFLOW_BUNDLE_PATH: path.join(__dirname, '..', 'dist', 'workflow-bundle.js'),
     TEMPORAL_ADDRESS: stack.temporal!.address,
     TEMPORAL_TASK_QUEUE: taskQueue,
-    DATABASE_URL: stack.db.url,
+    ...workerEnvironment(stack),
     DATABASE_POOL_MAX: '20',
-    SUPABASE_URL: stack.storage.url,
-    SUPABASE_SERVICE_ROLE_KEY: FAKE_SERVICE_KEY,
-    GEMINI_API_KEY: FAKE_GEMINI_KEY,
-    GEMINI_BASE_URL: stack.gemini.baseUrl,
     GEMINI_MAX_CONCURRENT_CALLS: String(SLOTS),
     GEMINI_REQUESTS_PER_MINUTE: '100000',
     LOG_LEVEL: 'info', // its 'worker started' line says when it serves

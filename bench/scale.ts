@@ -60,7 +60,7 @@ export async function runScale(options: { quick: boolean; json?: string }): Prom
   };
   console.log(
     `bench --scale: ${options.quick ? 'quick' : 'full'} run; cluster up in ` +
-      `${(((cluster.timings?.databasesMs ?? 0) + (cluster.timings?.servicesMs ?? 0)) / 1000).toFixed(1)} s`,
+      `${((cluster.timings?.totalMs ?? 0) / 1000).toFixed(1)} s`,
   );
   try {
     for (const engine of [engines.dev, engines.cluster]) {

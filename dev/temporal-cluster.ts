@@ -64,6 +64,7 @@ export interface StartupTimings {
   schema: 'created' | 'existing';
   databasesMs: number;
   servicesMs: number;
+  totalMs: number;
 }
 
 interface Database {
@@ -131,6 +132,7 @@ export class TemporalCluster {
         schema: created ? 'created' : 'existing',
         databasesMs,
         servicesMs: Date.now() - began - databasesMs,
+        totalMs: Date.now() - began,
       };
       return cluster;
     } catch (error) {
