@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Secret } from '../src/config';
+import { Secret } from '../src/secret';
 import { createBridge } from '../src/bridge/bridge';
 import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue } from '../src/bridge/queue';

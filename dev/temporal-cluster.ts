@@ -1,14 +1,15 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { Client, Connection, isGrpcServiceError } from '@temporalio/client';
+import { Client, Connection, isGrpcServiceError, type TLSConfig } from '@temporalio/client';
 import { google } from '@temporalio/proto';
 import { Client as PgClient } from 'pg';
 import { registerSearchAttributes } from '../src/temporal';
+import type { TestCertificates } from './certificates';
 import { DATA_DIR, ROOT } from './setup-scripts';
 
 /**
@@ -57,6 +58,11 @@ export interface TemporalClusterOptions {
   namespace?: string;
   /** For the databases, the processes and the namespace together. */
   startTimeoutMs?: number;
+  /**
+   * TLS on the frontend with these certificates; `requireClientAuth` makes it mutual, as Temporal Cloud's mTLS
+   * namespaces are. The server's own worker service then presents the client certificate.
+   */
+  tls?: { certificates: TestCertificates; requireClientAuth: boolean };
 }
 
 /** How long the start took: the databases (schema set up from scratch, or only checked) and the services. */
@@ -90,7 +96,20 @@ export class TemporalCluster {
     private readonly database: Database,
     /** Where each process writes its log: `<service>.log`, and `schema.log` for temporal-sql-tool. */
     readonly logDir: string,
+    private readonly tls?: TemporalClusterOptions['tls'],
   ) {}
+
+  /** What a client that trusts the test CA and holds the client certificate connects with; undefined without TLS. */
+  get clientTls(): TLSConfig | undefined {
+    if (!this.tls) return undefined;
+    const { caCert, clientCert, clientKey } = this.tls.certificates;
+    return {
+      // The name on the server's certificate; the address is an IP, which TLS's server name indication cannot carry.
+      serverNameOverride: 'localhost',
+      serverRootCACertificate: readFileSync(caCert),
+      clientCertPair: { crt: readFileSync(clientCert), key: readFileSync(clientKey) },
+    };
+  }
 
   /** Where clients and workers connect (the frontend). */
   get address(): string {
@@ -118,6 +137,7 @@ export class TemporalCluster {
       serverPath,
       parseDatabaseUrl(databaseUrl),
       logDir,
+      options.tls,
     );
     const began = Date.now();
     try {
@@ -267,6 +287,19 @@ export class TemporalCluster {
       DYNAMIC_CONFIG_FILE_PATH: DYNAMIC_CONFIG_FILE,
     };
     if (password) env.POSTGRES_PWD = password;
+    if (this.tls) {
+      const { caCert, serverCert, serverKey, clientCert, clientKey } = this.tls.certificates;
+      Object.assign(env, {
+        TEMPORAL_TLS_FRONTEND_CERT: serverCert,
+        TEMPORAL_TLS_FRONTEND_KEY: serverKey,
+        TEMPORAL_TLS_REQUIRE_CLIENT_AUTH: String(this.tls.requireClientAuth),
+        TEMPORAL_TLS_CLIENT1_CA_CERT: caCert,
+        TEMPORAL_TLS_SYSTEM_WORKER_CERT: clientCert,
+        TEMPORAL_TLS_SYSTEM_WORKER_KEY: clientKey,
+        TEMPORAL_TLS_SERVER_CA_CERT: caCert,
+        TEMPORAL_TLS_FRONTEND_SERVER_NAME: 'localhost',
+      });
+    }
     for (const service of SERVICES) {
       env[`${service.toUpperCase()}_GRPC_PORT`] = String(this.ports[service].grpc);
       env[`${service.toUpperCase()}_MEMBERSHIP_PORT`] = String(this.ports[service].membership);
@@ -277,7 +310,11 @@ export class TemporalCluster {
   /** Polls the service's gRPC health check until it says SERVING; fails early, naming the log, if it exits. */
   private async waitUntilServing(service: TemporalService, deadline: number): Promise<void> {
     // No retrying interceptor: each check should fail fast, and this loop is the retry.
-    const connection = Connection.lazy({ address: `127.0.0.1:${this.ports[service].grpc}`, interceptors: [] });
+    const connection = Connection.lazy({
+      address: `127.0.0.1:${this.ports[service].grpc}`,
+      tls: service === 'frontend' ? this.clientTls : undefined,
+      interceptors: [],
+    });
     try {
       for (;;) {
         const child = this.children.get(service);
@@ -308,7 +345,7 @@ export class TemporalCluster {
    * accepts a visibility query on them: until then a workflow started with them would be refused.
    */
   private async prepareNamespace(deadline: number): Promise<void> {
-    const connection = await Connection.connect({ address: this.address });
+    const connection = await Connection.connect({ address: this.address, tls: this.clientTls });
     try {
       const { namespace } = this;
       const client = new Client({ connection, namespace });

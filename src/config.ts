@@ -1,29 +1,8 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from './contract';
-
-/**
- * Holds a credential so that it cannot reach a log line, an error message or a payload by accident:
- * every way of printing it prints `[redacted]`; only `reveal()` hands out the value.
- */
-export class Secret {
-  readonly #value: string;
-  constructor(value: string) {
-    this.#value = value;
-  }
-  reveal(): string {
-    return this.#value;
-  }
-  toString(): string {
-    return '[redacted]';
-  }
-  toJSON(): string {
-    return '[redacted]';
-  }
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return 'Secret([redacted])';
-  }
-}
+import { Secret } from './secret';
+import { loadTemporalSettings, type TemporalSettings } from './temporal-config';
 
 const required = z.string({ error: 'is required' }).trim().min(1, 'is required');
 const secret = required.transform((value) => new Secret(value));
@@ -51,9 +30,9 @@ const redisUrl = z
   .transform((value) => new Secret(value));
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 
+// Where Temporal is and how to connect (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
+// TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE) is read by Temporal's envconfig in temporal-config.ts.
 const temporalEnv = {
-  TEMPORAL_ADDRESS: text('localhost:7233'),
-  TEMPORAL_NAMESPACE: text('default'),
   TEMPORAL_TASK_QUEUE: text(DEFAULT_TASK_QUEUE),
 };
 
@@ -110,21 +89,30 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-/** Parses every variable at once so the error names each missing or invalid one, never its value. */
-function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.output<S> {
+/**
+ * Parses every variable at once, the Temporal connection's among them, so the error names each missing or
+ * invalid one, never its value.
+ */
+function parseEnv<S extends z.ZodObject<typeof temporalEnv>>(
+  schema: S,
+  env: Env,
+): { e: z.output<S>; temporal: TemporalSettings } {
   // An empty variable means "unset", as it does in .env files and compose files.
   const present = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''),
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1].trim() !== ''),
   );
   const parsed = schema.safeParse(present);
-  if (parsed.success) return parsed.data;
-  throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`));
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`);
+  const temporal = loadTemporalSettings(present, parsed.data?.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE);
+  problems.push(...(temporal.problems ?? []));
+  if (problems.length > 0 || !parsed.success || !temporal.settings) throw new ConfigError(problems);
+  return { e: parsed.data, temporal: temporal.settings };
 }
 
 export function loadWorkerConfig(env: Env = process.env) {
-  const e = parseEnv(workerEnv, env);
+  const { e, temporal } = parseEnv(workerEnv, env);
   return {
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    temporal,
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     storage: {
       url: e.SUPABASE_URL.replace(/\/+$/, ''),
@@ -150,9 +138,9 @@ export function loadWorkerConfig(env: Env = process.env) {
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
 
 export function loadBridgeConfig(env: Env = process.env) {
-  const e = parseEnv(bridgeEnv, env);
+  const { e, temporal } = parseEnv(bridgeEnv, env);
   return {
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    temporal,
     queue: {
       redisUrl: e.REDIS_URL,
       key: e.QUEUE_KEY,
@@ -169,12 +157,13 @@ export function loadBridgeConfig(env: Env = process.env) {
 export type BridgeConfig = ReturnType<typeof loadBridgeConfig>;
 
 /** For tools that only talk to Temporal (replay, search attribute registration). */
-export function loadTemporalConfig(env: Env = process.env) {
-  const e = parseEnv(z.object(temporalEnv), env);
-  return { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE };
+export function loadTemporalConfig(env: Env = process.env): TemporalSettings {
+  return parseEnv(z.object(temporalEnv), env).temporal;
 }
 
 /** Every secret value of a config, for scrubbing text that leaves the process. */
 export function secretsOf(config: WorkerConfig): Secret[] {
-  return [config.database.url, config.storage.serviceKey, config.gemini.apiKey];
+  return [config.database.url, config.storage.serviceKey, config.gemini.apiKey, config.temporal.apiKey].filter(
+    (secret) => secret !== undefined,
+  );
 }

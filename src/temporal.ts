@@ -1,22 +1,89 @@
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection } from '@temporalio/worker';
+import { ConfigError } from './config';
 import { SEARCH_ATTRIBUTES } from './contract';
+import type { TemporalSettings } from './temporal-config';
 
 /** The one module that knows how to reach Temporal. */
 
-export interface TemporalSettings {
-  address: string;
-  namespace: string;
-}
+export type { TemporalSettings };
 
+/**
+ * The worker's connection. A refusal that waiting cannot cure (TLS set up wrongly, credentials refused) ends the
+ * start with a sentence that names the setting to fix, instead of the transport's own words.
+ */
 export async function connectWorkerConnection(settings: TemporalSettings): Promise<NativeConnection> {
-  return NativeConnection.connect({ address: settings.address });
+  try {
+    return await NativeConnection.connect(settings.connection.reveal());
+  } catch (error) {
+    throw explainRefusal(error, settings) ?? error;
+  }
 }
 
 /** Connects on first use, so a process can start while Temporal is down and wait it out in its own retries. */
 export function lazyClient(settings: TemporalSettings): Client {
-  return new Client({ connection: Connection.lazy({ address: settings.address }), namespace: settings.namespace });
+  return new Client({ connection: Connection.lazy(settings.connection.reveal()), namespace: settings.namespace });
+}
+
+/**
+ * For a process that connects lazily (the bridge): one connection attempt at start, so that TLS or credentials
+ * set up wrongly stop it at once with a clear message. A server that is merely down is not an error here.
+ */
+export async function checkTemporalCredentials(settings: TemporalSettings, timeoutMs = 10_000): Promise<void> {
+  const attempt = NativeConnection.connect(settings.connection.reveal());
+  // An address that swallows packets would hold the start up; the bridge's own retries wait that out instead.
+  const timedOut = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
+  const outcome = await Promise.race([attempt, timedOut]).catch((error: unknown) => {
+    const refusal = explainRefusal(error, settings);
+    if (refusal) throw refusal;
+  });
+  if (outcome === 'timeout') void attempt.then((late) => late.close()).catch(() => undefined);
+  else await outcome?.close();
+}
+
+/**
+ * What each TLS or authentication refusal means for the settings, by the words Temporal's core (rustls, tonic)
+ * reports it in; undefined for anything else, such as a server that is not up yet.
+ */
+function explainRefusal(error: unknown, settings: TemporalSettings): ConfigError | undefined {
+  const text = error instanceof Error ? error.message : String(error);
+  const at = `Temporal at ${settings.address}`;
+  const { tls } = settings.connection.reveal();
+  const hasClientCertificate = typeof tls === 'object' && tls?.clientCertPair !== undefined;
+  // A server that wants a client certificate and gets none sends an alert and hangs up, and the client sees either.
+  const hungUp = /broken pipe|connection closed|connection reset/i;
+  const reasons: [boolean, RegExp, string][] = [
+    [
+      settings.tls && !hasClientCertificate,
+      new RegExp(`CertificateRequired|${hungUp.source}`, 'i'),
+      `${at} requires a client certificate: set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH`,
+    ],
+    [
+      settings.tls,
+      /fatal alert: (BadCertificate|UnknownCA|CertificateUnknown|AccessDenied)/,
+      `${at} refused our client certificate (TEMPORAL_TLS_CLIENT_CERT_PATH): it is not signed by a CA the server trusts`,
+    ],
+    [
+      settings.tls,
+      /UnknownIssuer|BadSignature|InvalidCertificate\(Expired/,
+      `${at} shows a certificate we do not trust: set TEMPORAL_TLS_SERVER_CA_CERT_PATH to the CA that signed it`,
+    ],
+    [
+      settings.tls,
+      /NotValidForName/,
+      `${at} shows a certificate for another name: set TEMPORAL_TLS_SERVER_NAME to the name on it`,
+    ],
+    [
+      settings.tls,
+      /InvalidContentType|CorruptMessage|wrong version/,
+      `${at} does not speak TLS: unset TEMPORAL_TLS and the TLS settings, or check the port`,
+    ],
+    [!settings.tls, hungUp, `${at} closed the connection during set-up; if it requires TLS, set TEMPORAL_TLS=true`],
+    [true, /Unauthenticated|PermissionDenied|[Uu]nauthorized/, `${at} refused our credentials (TEMPORAL_API_KEY)`],
+  ];
+  const reason = reasons.find(([applies, pattern]) => applies && pattern.test(text));
+  return reason && new ConfigError([reason[2]]);
 }
 
 /**

@@ -11,7 +11,7 @@ const complete = {
 describe('loadWorkerConfig', () => {
   test('fills every default', () => {
     const config = loadWorkerConfig(complete);
-    expect(config.temporal).toEqual({ address: 'localhost:7233', namespace: 'default', taskQueue: 'image-jobs' });
+    expect(config.temporal).toMatchObject({ address: 'localhost:7233', namespace: 'default', taskQueue: 'image-jobs' });
     expect(config.storage).toMatchObject({ url: 'http://127.0.0.1:54321', bucket: 'attachments' });
     expect(config.gemini).toMatchObject({
       model: 'gemini-2.5-flash-image',

@@ -1,6 +1,6 @@
 import type { BridgeConfig } from '../config';
 import type { Logger } from '../logger';
-import { lazyClient } from '../temporal';
+import { checkTemporalCredentials, lazyClient } from '../temporal';
 import { createBridge } from './bridge';
 import { createJobStarter } from './job-starter';
 import { createJobQueue } from './queue';
@@ -12,6 +12,7 @@ import { ensureSweepSchedule } from './sweep-schedule';
  * flight have finished.
  */
 export async function runBridge(config: BridgeConfig, log: Logger, signal: AbortSignal): Promise<void> {
+  await checkTemporalCredentials(config.temporal);
   const client = lazyClient(config.temporal);
   const queue = createJobQueue(config.queue);
   try {
@@ -37,7 +38,7 @@ export async function runBridge(config: BridgeConfig, log: Logger, signal: Abort
       concurrency: config.bridge.concurrency,
     });
     signal.addEventListener('abort', () => bridge.stop(), { once: true });
-    log.info({ queue: queue.keys, taskQueue: config.temporal.taskQueue }, 'bridge started');
+    log.info({ queue: queue.keys, taskQueue: config.temporal.taskQueue, tls: config.temporal.tls }, 'bridge started');
     await bridge.run();
     log.info('bridge stopped');
   } finally {

@@ -108,7 +108,8 @@ export async function runWorker(config: WorkerConfig, log: Logger, stop?: AbortS
     const shutdown = () =>
       workers.filter((worker) => worker.getState() === 'RUNNING').forEach((worker) => worker.shutdown());
     stop?.addEventListener('abort', shutdown, { once: true });
-    log.info({ taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace }, 'worker started');
+    const { taskQueue, namespace, tls } = config.temporal;
+    log.info({ taskQueue, namespace, tls }, 'worker started');
     await runWorkers(workers);
   } finally {
     await connection.close();
