@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -13,6 +13,8 @@ export interface TestCertificates {
   caCert: string;
   serverCert: string;
   serverKey: string;
+  /** The server certificate followed by the CA's, as servers that send their whole chain (Supabase's) have it. */
+  serverChain: string;
   clientCert: string;
   clientKey: string;
   /** A CA that signed nothing here. */
@@ -27,6 +29,7 @@ export function makeTestCertificates(dir: string): TestCertificates {
     caCert: file('ca.crt'),
     serverCert: file('server.crt'),
     serverKey: file('server.key'),
+    serverChain: file('server-chain.crt'),
     clientCert: file('client.crt'),
     clientKey: file('client.key'),
     otherCaCert: file('other-ca.crt'),
@@ -54,6 +57,7 @@ export function makeTestCertificates(dir: string): TestCertificates {
     '/CN=localhost',
     'subjectAltName=DNS:localhost,IP:127.0.0.1\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n',
   );
+  writeFileSync(set.serverChain, readFileSync(set.serverCert, 'utf8') + readFileSync(set.caCert, 'utf8'));
   signed('client', '/CN=quel-image-jobs worker', 'keyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n');
   authority('other-ca', '/CN=an unrelated CA');
   return set;

@@ -32,9 +32,8 @@ export async function openDatabase(adminUrl: string, name: string): Promise<Loca
   };
 }
 
-/** A fresh database private to one test file, on the server jest's global set-up started. */
-export function createTestDatabase(): Promise<LocalDatabase> {
-  const adminUrl = process.env.TEST_DATABASE_URL;
+/** A fresh database private to one test file, by default on the server jest's global set-up started. */
+export function createTestDatabase(adminUrl = process.env.TEST_DATABASE_URL): Promise<LocalDatabase> {
   if (!adminUrl)
     throw new Error('TEST_DATABASE_URL is not set: run the tests with `npm test` (jest global setup sets it)');
   return openDatabase(adminUrl, `test_${randomBytes(6).toString('hex')}`);

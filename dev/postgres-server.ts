@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { TestCertificates } from './certificates';
 import { freePort, isListening } from './ports';
+
+type ServerCertificate = Pick<TestCertificates, 'serverCert' | 'serverKey'>;
 
 const SCRIPT = path.join(__dirname, 'setup', 'postgres.sh');
 const run = promisify(execFile);
@@ -21,20 +24,24 @@ export class PostgresServer {
     readonly url: string,
     /** False when it was already running, so stopping it is someone else's business. */
     readonly startedHere: boolean,
+    private readonly tls?: ServerCertificate,
   ) {}
 
-  /** Starts it unless it already runs; default: a private cluster on a free port. */
-  static async start(port?: number): Promise<PostgresServer> {
+  /**
+   * Starts it unless it already runs; default: a private cluster on a free port. With `tls`, it serves TLS (and
+   * plain connections still, as Supabase's does) with that certificate.
+   */
+  static async start(port?: number, tls?: ServerCertificate): Promise<PostgresServer> {
     const chosen = port ?? (await freePort());
     const running = await isListening(chosen);
-    return new PostgresServer(chosen, await PostgresServer.script(chosen), !running);
+    return new PostgresServer(chosen, await PostgresServer.script(chosen, undefined, tls), !running, tls);
   }
 
   /** Down for `downMs`, then up again on the same port with the same data. */
   async restart(downMs: number): Promise<void> {
     await this.stop();
     await new Promise((resolve) => setTimeout(resolve, downMs));
-    await PostgresServer.script(this.port);
+    await PostgresServer.script(this.port, undefined, this.tls);
   }
 
   async stop(): Promise<void> {
@@ -46,9 +53,13 @@ export class PostgresServer {
     await PostgresServer.script(this.port, 'remove');
   }
 
-  private static async script(port: number, command?: 'stop' | 'remove'): Promise<string> {
+  private static async script(port: number, command?: 'stop' | 'remove', tls?: ServerCertificate): Promise<string> {
     const { stdout } = await run('bash', [SCRIPT, ...(command ? [command] : [])], {
-      env: { ...process.env, QUEL_PG_PORT: String(port) },
+      env: {
+        ...process.env,
+        QUEL_PG_PORT: String(port),
+        ...(tls && { QUEL_PG_TLS_CERT: tls.serverCert, QUEL_PG_TLS_KEY: tls.serverKey }),
+      },
     });
     return stdout.trim();
   }

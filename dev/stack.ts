@@ -33,10 +33,12 @@ export async function startStack(
     geminiTimeoutMs?: number;
     geminiImageSize?: { width: number; height: number };
     maxImagesPerJob?: number;
+    /** The PostgreSQL that gets the stack's database; default the tests' one (TEST_DATABASE_URL). */
+    databaseAdminUrl?: string;
   } = {},
 ): Promise<Stack> {
   const [db, gemini, storage, temporal] = await Promise.all([
-    createTestDatabase(),
+    createTestDatabase(options.databaseAdminUrl),
     GeminiStandIn.start({ apiKey: FAKE_GEMINI_KEY, imageSize: options.geminiImageSize }),
     StorageStandIn.start({ serviceKey: FAKE_SERVICE_KEY }),
     options.temporal ? startTemporal() : undefined,

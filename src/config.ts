@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from './contract';
@@ -10,6 +11,10 @@ const httpUrl = required.regex(/^https?:\/\/[^\s/]+/, 'must be an http(s) URL');
 const postgresUrl = required
   .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// connection string')
   .transform((value) => new Secret(value));
+const pemFile = required
+  .refine((file) => existsSync(file), 'names a file that does not exist')
+  .transform((file) => readFileSync(file, 'utf8'))
+  .refine((pem) => pem.includes('-----BEGIN CERTIFICATE-----'), 'must be a PEM certificate file');
 const positiveInt = (fallback: number) =>
   z.coerce
     .number({ error: 'must be a positive integer' })
@@ -40,6 +45,7 @@ const workerEnv = z.object({
   ...temporalEnv,
   DATABASE_URL: postgresUrl,
   DATABASE_POOL_MAX: positiveInt(10),
+  DATABASE_CA_CERT: pemFile.optional(),
   SUPABASE_URL: httpUrl,
   SUPABASE_SERVICE_ROLE_KEY: secret,
   STORAGE_BUCKET: text('attachments'),
@@ -113,7 +119,7 @@ export function loadWorkerConfig(env: Env = process.env) {
   const { e, temporal } = parseEnv(workerEnv, env);
   return {
     temporal,
-    database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
+    database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, caCert: e.DATABASE_CA_CERT },
     storage: {
       url: e.SUPABASE_URL.replace(/\/+$/, ''),
       serviceKey: e.SUPABASE_SERVICE_ROLE_KEY,

@@ -47,6 +47,16 @@ describe('loadWorkerConfig', () => {
     expect((error as Error).message).not.toContain('hunter2');
   });
 
+  test('DATABASE_CA_CERT must name a PEM certificate file', () => {
+    const notPem = __filename;
+    expect(() => loadWorkerConfig({ ...complete, DATABASE_CA_CERT: '/nowhere/ca.pem' })).toThrow(
+      new ConfigError(['DATABASE_CA_CERT names a file that does not exist']),
+    );
+    expect(() => loadWorkerConfig({ ...complete, DATABASE_CA_CERT: notPem })).toThrow(
+      new ConfigError(['DATABASE_CA_CERT must be a PEM certificate file']),
+    );
+  });
+
   test('secrets print as [redacted] however the config is printed', () => {
     const config = loadWorkerConfig(complete);
     const printed = [JSON.stringify(config), inspect(config, { depth: 5 }), String(config.gemini.apiKey)].join('\n');

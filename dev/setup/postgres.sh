@@ -3,6 +3,7 @@
 # installing Debian's postgresql when missing. Prints its admin connection string.
 # `postgres.sh stop` stops it again; `postgres.sh remove` stops it and deletes its data (not the default one's).
 # QUEL_PG_PORT starts another, private cluster (the chaos run restarts one), with its data apart.
+# QUEL_PG_TLS_CERT and QUEL_PG_TLS_KEY (PEM files) start it with TLS on, as Supabase's server runs.
 source "$(dirname "$0")/common.sh"
 DEFAULT_PORT=54329
 PORT="${QUEL_PG_PORT:-$DEFAULT_PORT}"
@@ -46,8 +47,15 @@ if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
   as_service_user "$(pg_bin initdb)" -D "$PGDATA_DIR" -U postgres --auth=trust -E UTF8 >"$DATA_DIR/initdb.log" 2>&1 \
     || die "initdb failed; see $DATA_DIR/initdb.log"
 fi
-say "starting PostgreSQL on 127.0.0.1:$PORT"
+TLS_OPTIONS=""
+if [ -n "${QUEL_PG_TLS_CERT:-}" ]; then
+  # The server reads its key only when the key is its own and private to it.
+  install -m 600 -o "$SERVICE_USER" "$QUEL_PG_TLS_CERT" "$PGDATA_DIR/server.crt"
+  install -m 600 -o "$SERVICE_USER" "${QUEL_PG_TLS_KEY:?QUEL_PG_TLS_KEY goes with QUEL_PG_TLS_CERT}" "$PGDATA_DIR/server.key"
+  TLS_OPTIONS="-c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
+fi
+say "starting PostgreSQL on 127.0.0.1:$PORT${TLS_OPTIONS:+ with TLS}"
 as_service_user "$(pg_bin pg_ctl)" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories='' -c max_connections=200 -c synchronous_commit=off" start >&2 \
+  -o "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories='' -c max_connections=200 -c synchronous_commit=off $TLS_OPTIONS" start >&2 \
   || die "PostgreSQL did not start; see $PGDATA_DIR/server.log"
 echo "$URL"

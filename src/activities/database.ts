@@ -1,5 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { DatabaseError, Pool, type PoolClient } from 'pg';
+import { DatabaseError, Pool, type ClientConfig, type PoolClient } from 'pg';
+import { parse, toClientConfig } from 'pg-connection-string';
+import { ConfigError } from '../config';
 import { FailureType } from '../contract';
 
 /**
@@ -11,6 +13,8 @@ import { FailureType } from '../contract';
 export interface DatabaseSettings {
   url: { reveal(): string };
   poolMax: number;
+  /** PEM of the CA that signed the server's certificate (DATABASE_CA_CERT): verify against it. */
+  caCert?: string;
 }
 
 export interface JobRow {
@@ -61,7 +65,7 @@ export function createDatabasePool(settings: DatabaseSettings): Pool {
   // Bounded waits: a lost server fails the attempt in seconds and Temporal retries it, instead of a hung
   // attempt holding a slot until its start-to-close timeout.
   const pool = new Pool({
-    connectionString: settings.url.reveal(),
+    ...connectionConfig(settings),
     max: settings.poolMax,
     connectionTimeoutMillis: 5_000,
     query_timeout: 10_000,
@@ -69,6 +73,47 @@ export function createDatabasePool(settings: DatabaseSettings): Pool {
   // An idle client losing its server (restart, pooler failover) must not crash the worker; the next query reconnects.
   pool.on('error', () => undefined);
   return pool;
+}
+
+/**
+ * The connection string read with libpq's meaning of `sslmode`, the one every Postgres tool and Supabase's docs
+ * use: `require` encrypts without verifying (node-postgres on its own takes it for `verify-full`, which a
+ * private CA such as Supabase's fails), `verify-full` verifies. A CA given apart (DATABASE_CA_CERT) is verified
+ * against, by `verify-full` unless the string asks for another mode.
+ */
+function connectionConfig(settings: DatabaseSettings): ClientConfig {
+  const url = new URL(settings.url.reveal());
+  if (settings.caCert && !url.searchParams.has('sslmode')) url.searchParams.set('sslmode', 'verify-full');
+  const compat = url.searchParams.has('uselibpqcompat') ? {} : { useLibpqCompat: true };
+  let config: ReturnType<typeof parse>;
+  try {
+    config = parse(url.toString(), compat);
+  } catch (error) {
+    // Such as verify-ca without a CA; the message names the mode, never the string.
+    throw new ConfigError([`DATABASE_URL: ${(error as Error).message}`]);
+  }
+  if (settings.caCert && typeof config.ssl === 'object') config.ssl.ca = settings.caCert;
+  return toClientConfig(config);
+}
+
+/**
+ * One connection at start, so that a server whose certificate we cannot trust stops the worker with a sentence
+ * naming the setting, instead of failing every activity. A server that is merely down is not an error here.
+ */
+export async function checkDatabaseTls(pool: Pool): Promise<void> {
+  const client = await pool.connect().catch((error: unknown) => {
+    const code = (error as { code?: string }).code ?? '';
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+      throw new ConfigError([
+        `DATABASE_URL: the database's certificate is not trusted (${code}); set DATABASE_CA_CERT to the CA that ` +
+          'signed it, or use sslmode=require to encrypt without verifying',
+      ]);
+    }
+    if (/does not support SSL/i.test((error as Error).message ?? '')) {
+      throw new ConfigError(['DATABASE_URL: the database does not accept TLS; remove sslmode, or check the host']);
+    }
+  });
+  client?.release();
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Runtime, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
 import { createActivities, type Activities } from '../activities';
-import { createDatabasePool, createJobStore } from '../activities/database';
+import { checkDatabaseTls, createDatabasePool, createJobStore } from '../activities/database';
 import { createGeminiClient, createImageGenerator } from '../activities/gemini';
 import { createImageStore, createStorageClient } from '../activities/storage';
 import { secretsOf, type WorkerConfig } from '../config';
@@ -94,7 +94,14 @@ export async function runWorker(config: WorkerConfig, log: Logger, stop?: AbortS
     imageConcurrency: config.pipeline.imageConcurrency,
     secrets: secretsOf(config).map((secret) => secret.reveal()),
   });
-  const connection = await connectWorkerConnection(config.temporal);
+  let connection: NativeConnection;
+  try {
+    await checkDatabaseTls(pool);
+    connection = await connectWorkerConnection(config.temporal);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
   try {
     const workers = await createWorkers({
       connection,
