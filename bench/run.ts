@@ -180,6 +180,7 @@ async function bridgeStarts(stack: Stack, redis: RedisServer): Promise<number> {
     log: createLogger('warn', 'bench-bridge'),
     jobIdFormat: 'uuid',
     concurrency: START_CONCURRENCY,
+    stopGraceMs: 10_000,
   });
   const started = performance.now();
   const running = bridge.run();

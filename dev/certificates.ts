@@ -37,7 +37,8 @@ export function makeTestCertificates(dir: string): TestCertificates {
   if (existsSync(set.otherCaCert)) return set;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  const key = (name: string) => openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name);
+  const key = (name: string) =>
+    openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name);
   const authority = (name: string, subject: string) => {
     key(`${name}.key`);
     openssl('req', '-x509', '-new', '-key', `${name}.key`, '-subj', subject, '-days', '30', '-out', `${name}.crt`);

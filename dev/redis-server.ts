@@ -66,10 +66,24 @@ export class RedisServer {
   async stop(graceful = false): Promise<void> {
     const child = this.process;
     // A killed process has a signalCode and no exitCode.
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || this.isStopped) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(graceful ? 'SIGTERM' : 'SIGKILL');
     await exited;
+  }
+
+  /** Frozen (SIGSTOP): its connections stay open and nothing answers, as across a network partition. */
+  async pause(): Promise<void> {
+    this.process?.kill('SIGSTOP');
+  }
+
+  async resume(): Promise<void> {
+    if (!this.isStopped) this.process?.kill('SIGCONT');
+  }
+
+  get isStopped(): boolean {
+    const child = this.process;
+    return !child || child.exitCode !== null || child.signalCode !== null;
   }
 
   /** A plain client for the owner's own reads and writes. */

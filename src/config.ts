@@ -81,6 +81,8 @@ const bridgeEnv = z.object({
   BRIDGE_ID: text(hostname()),
   BRIDGE_CONCURRENCY: positiveInt(32),
   BRIDGE_RERUN_FAILED: flag(false),
+  // Below the 10 s that Docker (and compose) waits between SIGTERM and SIGKILL.
+  BRIDGE_STOP_GRACE_SECONDS: positiveInt(8),
   SWEEP_STALE_AFTER_SECONDS: positiveInt(600),
   SWEEP_EVERY_SECONDS: positiveInt(300),
   LOG_LEVEL: logLevel,
@@ -154,7 +156,11 @@ export function loadBridgeConfig(env: Env = process.env) {
       jobIdFormat: e.QUEUE_JOB_ID_FORMAT,
       bridgeId: e.BRIDGE_ID,
     },
-    bridge: { concurrency: e.BRIDGE_CONCURRENCY, rerunFailed: e.BRIDGE_RERUN_FAILED },
+    bridge: {
+      concurrency: e.BRIDGE_CONCURRENCY,
+      rerunFailed: e.BRIDGE_RERUN_FAILED,
+      stopGraceSeconds: e.BRIDGE_STOP_GRACE_SECONDS,
+    },
     sweep: { staleAfterSeconds: e.SWEEP_STALE_AFTER_SECONDS, everySeconds: e.SWEEP_EVERY_SECONDS },
     logLevel: e.LOG_LEVEL,
   };

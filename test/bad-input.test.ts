@@ -83,6 +83,7 @@ beforeAll(async () => {
     log: bridgeLog.log,
     jobIdFormat: 'uuid',
     concurrency: 8,
+    stopGraceMs: 5_000,
   });
   bridgeRunning = bridge.run();
 });

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type Redis from 'ioredis';
 import { queueKeys } from '../src/bridge/queue';
@@ -6,6 +8,7 @@ import { workflowIdForJob } from '../src/contract';
 import { eventually } from './support/eventually';
 import { freePort } from '../dev/ports';
 import { RedisServer } from '../dev/redis-server';
+import { DATA_DIR } from '../dev/setup-scripts';
 import { spawnService, type ServiceProcess } from '../dev/processes';
 import { startTemporal } from '../dev/temporal-dev-server';
 import { uniqueTaskQueue } from '../dev/workers';
@@ -28,13 +31,20 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-function bridgeProcess(settings: { key: string; taskQueue: string; temporalAddress?: string }): ServiceProcess {
+function bridgeProcess(settings: {
+  key: string;
+  taskQueue: string;
+  temporalAddress?: string;
+  redisUrl?: string;
+  stopGraceSeconds?: number;
+}): ServiceProcess {
   const bridge = spawnService('bridge', {
     TEMPORAL_ADDRESS: settings.temporalAddress ?? env.address,
     TEMPORAL_TASK_QUEUE: settings.taskQueue,
-    REDIS_URL: redis.url,
+    REDIS_URL: settings.redisUrl ?? redis.url,
     QUEUE_KEY: settings.key,
     BRIDGE_ID: 'bridge-under-test',
+    ...(settings.stopGraceSeconds && { BRIDGE_STOP_GRACE_SECONDS: String(settings.stopGraceSeconds) }),
   });
   processes.push(bridge);
   return bridge;
@@ -90,3 +100,65 @@ test('SIGTERM: the starts in flight finish, the rest stays in Redis, and the bri
   expect(bridge.output().match(/"msg":"job workflow started"/g)).toHaveLength(taken.length);
   expect(bridge.output()).toContain('"msg":"bridge stopped"');
 }, 60_000);
+
+describe('SIGTERM while Redis cannot answer: the bridge exits within its grace, and what it took stays taken', () => {
+  const GRACE_SECONDS = 2;
+  let own: RedisServer;
+  let ownClient: Redis;
+  beforeEach(async () => {
+    // Persisted, so that what the processing list held can be read after the server comes back.
+    own = await RedisServer.start({ dataDir: mkdtempSync(path.join(DATA_DIR, 'redis-')) });
+    ownClient = own.client();
+  });
+  afterEach(async () => {
+    ownClient.disconnect();
+    await own.resume();
+    await own.stop();
+  });
+
+  /** A bridge holding one id it cannot start (Temporal is unreachable), so the id sits in its processing list. */
+  async function bridgeHoldingAnId() {
+    const key = `jobs-${randomUUID()}`;
+    const jobId = randomUUID();
+    const bridge = bridgeProcess({
+      key,
+      taskQueue: uniqueTaskQueue('redis-gone'),
+      temporalAddress: `127.0.0.1:${await freePort()}`,
+      redisUrl: own.url,
+      stopGraceSeconds: GRACE_SECONDS,
+    });
+    await bridge.started;
+    await ownClient.lpush(key, jobId);
+    await eventually(async () => (await ownClient.lrange(keysOf(key).processing, 0, -1))[0] === jobId, 'the id taken');
+    return { key, jobId, bridge };
+  }
+
+  async function stopWithin(bridge: ServiceProcess, seconds: number) {
+    const sent = Date.now();
+    bridge.child.kill('SIGTERM');
+    const code = await bridge.exited;
+    return { code, seconds: (Date.now() - sent) / 1000, limit: seconds };
+  }
+
+  test.each([
+    ['frozen (SIGSTOP: connections open, no answers)', () => own.pause()],
+    ['gone (the server stopped: connections refused)', () => own.stop(true)],
+  ])(
+    '%s',
+    async (_, makeUnreachable) => {
+      const { key, jobId, bridge } = await bridgeHoldingAnId();
+      await makeUnreachable();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const stopped = await stopWithin(bridge, GRACE_SECONDS + 3);
+      expect(stopped.code).toBe(0);
+      expect(stopped.seconds).toBeLessThan(stopped.limit);
+      expect(bridge.output()).toContain('"msg":"bridge stopped"');
+
+      await own.resume();
+      if (own.isStopped) await own.restart();
+      expect(await ownClient.lrange(keysOf(key).processing, 0, -1)).toEqual([jobId]);
+      expect(await ownClient.llen(key)).toBe(0);
+    },
+    60_000,
+  );
+});

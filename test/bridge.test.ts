@@ -60,6 +60,7 @@ async function startBridge(
     log,
     jobIdFormat: 'uuid',
     concurrency: 8,
+    stopGraceMs: 5_000,
   });
   const running = bridge.run();
   let stopped: Promise<void> | undefined;

@@ -11,6 +11,11 @@ export interface BridgeOptions {
   jobIdFormat: JobIdFormat;
   /** Elements in hand at once: taken from Redis and not yet handed over. */
   concurrency: number;
+  /**
+   * After `stop()`, how long the starts in flight may take to finish. Whatever still waits on Redis or Temporal
+   * then is left as it is: its element stays in the processing list, and the next start re-drives it.
+   */
+  stopGraceMs: number;
 }
 
 /** How long one BLMOVE waits before the loop looks at whether it should stop. */
@@ -38,6 +43,7 @@ export function createBridge(options: BridgeOptions) {
   };
 
   const isStopping = () => stopped.signal.aborted;
+  const abandoned = Promise.withResolvers<void>();
 
   /** Repeats `step` with capped backoff until it succeeds; undefined once the bridge is stopping. */
   function persist<T>(what: string, fields: object, step: () => Promise<T>): Promise<T | undefined> {
@@ -121,21 +127,31 @@ export function createBridge(options: BridgeOptions) {
         },
         error: (error) => log.warn({ err: messageOf(error) }, 'redis connection error'),
       });
-      await redrive();
-      while (!isStopping()) {
-        await freeSlot();
-        if (isStopping()) break;
-        const element = await persist('taking from the queue', {}, () => queue.take(TAKE_TIMEOUT_SECONDS));
-        if (element !== null && element !== undefined) track(element); // "" is an element too: it is dead-lettered
-      }
-      await Promise.allSettled([...inFlight]);
+      const work = async () => {
+        await redrive();
+        while (!isStopping()) {
+          await freeSlot();
+          if (isStopping()) break;
+          const element = await persist('taking from the queue', {}, () => queue.take(TAKE_TIMEOUT_SECONDS));
+          if (element !== null && element !== undefined) track(element); // "" is an element too: it is dead-lettered
+        }
+        await Promise.allSettled([...inFlight]);
+      };
+      await Promise.race([work(), abandoned.promise]);
     },
 
     /** Stops taking; starts in flight finish, everything not yet taken stays in Redis. */
     stop(): void {
+      if (isStopping()) return;
       stopped.abort();
       queue.stopTaking();
       slotFreed();
+      setTimeout(() => {
+        if (inFlight.size > 0) {
+          log.warn({ inHand: inFlight.size }, 'stop grace over; what is in hand stays in the processing list');
+        }
+        abandoned.resolve();
+      }, options.stopGraceMs).unref();
     },
   };
 }

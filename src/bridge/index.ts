@@ -36,6 +36,7 @@ export async function runBridge(config: BridgeConfig, log: Logger, signal: Abort
       log,
       jobIdFormat: config.queue.jobIdFormat,
       concurrency: config.bridge.concurrency,
+      stopGraceMs: config.bridge.stopGraceSeconds * 1000,
     });
     signal.addEventListener('abort', () => bridge.stop(), { once: true });
     log.info({ queue: queue.keys, taskQueue: config.temporal.taskQueue, tls: config.temporal.tls }, 'bridge started');

@@ -50,29 +50,38 @@ export function createJobQueue(settings: QueueSettings) {
   // A blocking BLMOVE holds its connection; everything else goes through the other one.
   const blocking = connect(settings.redisUrl.reveal(), `image-jobs-bridge-${settings.bridgeId}-take`);
   const commands = connect(settings.redisUrl.reveal(), `image-jobs-bridge-${settings.bridgeId}`);
+  // A command sent while Redis cannot answer (down, or frozen behind a partition) waits for it forever, and
+  // ioredis's disconnect() does not end such a wait; these do, so a bridge told to stop can stop.
+  const takingStopped = rejectedLater('the bridge stopped taking');
+  const closed = rejectedLater('the queue was closed');
+  const untilClosed = <T>(command: Promise<T>): Promise<T> => Promise.race([command, closed.promise]);
 
   return {
     keys,
 
     /** Moves the oldest element into the processing list; null when none arrived within the timeout. */
     async take(timeoutSeconds: number): Promise<string | null> {
-      return takeFrom === 'RIGHT'
-        ? blocking.blmove(keys.pending, keys.processing, 'RIGHT', 'LEFT', timeoutSeconds)
-        : blocking.blmove(keys.pending, keys.processing, 'LEFT', 'LEFT', timeoutSeconds);
+      const moved =
+        takeFrom === 'RIGHT'
+          ? blocking.blmove(keys.pending, keys.processing, 'RIGHT', 'LEFT', timeoutSeconds)
+          : blocking.blmove(keys.pending, keys.processing, 'LEFT', 'LEFT', timeoutSeconds);
+      return Promise.race([untilClosed(moved), takingStopped.promise]);
     },
 
     /** Elements taken but not yet handed over: left by a killed bridge, or moved while a reply was lost. */
     async inProcessing(): Promise<string[]> {
-      return commands.lrange(keys.processing, 0, -1);
+      return untilClosed(commands.lrange(keys.processing, 0, -1));
     },
 
     async acknowledge(element: string): Promise<void> {
-      await commands.lrem(keys.processing, 1, element);
+      await untilClosed(commands.lrem(keys.processing, 1, element));
     },
 
     async deadLetter(element: string, reason: string): Promise<void> {
       const letter: DeadLetter = { element, reason, at: new Date().toISOString(), bridgeId: settings.bridgeId };
-      await commands.multi().lpush(keys.deadLetters, JSON.stringify(letter)).lrem(keys.processing, 1, element).exec();
+      await untilClosed(
+        commands.multi().lpush(keys.deadLetters, JSON.stringify(letter)).lrem(keys.processing, 1, element).exec(),
+      );
     },
 
     /** Pushes elements the way the front end does, in order. */
@@ -93,17 +102,29 @@ export function createJobQueue(settings: QueueSettings) {
     },
 
     /**
-     * Stops taking. A BLMOVE waiting on a live connection ends by its own timeout; one waiting for Redis to
-     * come back is dropped at once (closing a connection under a live blocking command leaves its socket
-     * lingering after the process should have exited).
+     * Stops taking. A BLMOVE waiting on a live connection ends by its own timeout, and what it moves is handled.
+     * One waiting for Redis to come back ends at once, its connection dropped (closing a connection under a live
+     * blocking command leaves its socket lingering after the process should have exited).
      */
     stopTaking(): void {
-      if (blocking.status !== 'ready') blocking.disconnect();
+      if (blocking.status === 'ready') return;
+      takingStopped.reject();
+      blocking.disconnect();
     },
 
+    /** Ends every command still waiting for Redis; what they would have changed stays as it is in Redis. */
     close(): void {
+      takingStopped.reject();
+      closed.reject();
       blocking.disconnect();
       commands.disconnect();
     },
   };
+}
+
+/** A promise that rejects, with `reason`, only when told to; nobody waiting on it is not an unhandled rejection. */
+function rejectedLater(reason: string) {
+  const { promise, reject } = Promise.withResolvers<never>();
+  promise.catch(() => undefined);
+  return { promise, reject: () => reject(new Error(reason)) };
 }
