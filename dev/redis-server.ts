@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import Redis from 'ioredis';
+import type { TestCertificates } from './certificates';
 import { freePort } from './ports';
 
 export interface RedisServerOptions {
@@ -13,6 +14,10 @@ export interface RedisServerOptions {
   dataDir?: string;
   /** Where the server's own output goes; default: nowhere. */
   logFile?: string;
+  /** TLS only (no plain port), with this certificate; clients need not show one of their own. */
+  tls?: Pick<TestCertificates, 'serverCert' | 'serverKey' | 'caCert'>;
+  /** Every client must AUTH with it (`requirepass`). */
+  password?: string;
 }
 
 /** A redis-server of the project's own (Debian's package, found by set-up), which its owner may kill and restart. */
@@ -24,7 +29,9 @@ export class RedisServer {
   ) {}
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    const { tls, password } = this.options;
+    const auth = password ? `:${encodeURIComponent(password)}@` : '';
+    return `${tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${this.port}`;
   }
 
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
@@ -40,12 +47,25 @@ export class RedisServer {
     if (dataDir) mkdirSync(dataDir, { recursive: true });
     const persistence = dataDir ? ['--dir', dataDir, '--appendonly', 'yes'] : ['--save', '', '--appendonly', 'no'];
     const output = logFile ? openSync(logFile, 'a') : 'ignore';
+    const { tls, password } = this.options;
+    const listen = tls
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', tls.serverCert]
+      : ['--port', String(this.port)];
+    if (tls) listen.push('--tls-key-file', tls.serverKey, '--tls-ca-cert-file', tls.caCert, '--tls-auth-clients', 'no');
+    // Given on standard input, where no process listing shows it.
+    const config = password ? `requirepass "${password}"\n` : '';
     this.process = spawn(
       process.env.REDIS_SERVER_BIN || 'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', ...persistence],
-      { stdio: ['ignore', output, output] },
+      ['-', ...listen, '--bind', '127.0.0.1', ...persistence],
+      { stdio: ['pipe', output, output] },
     );
-    const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    this.process.stdin!.end(config);
+    const probe = new Redis(this.url, {
+      ...this.clientTls(),
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     probe.on('error', () => undefined); // refused until the server listens: expected, and retried below
     for (let i = 0; i < 100; i++) {
       try {
@@ -88,6 +108,11 @@ export class RedisServer {
 
   /** A plain client for the owner's own reads and writes. */
   client(): Redis {
-    return new Redis(this.url, { maxRetriesPerRequest: null });
+    return new Redis(this.url, { ...this.clientTls(), maxRetriesPerRequest: null });
+  }
+
+  private clientTls() {
+    const { tls } = this.options;
+    return tls ? { tls: { ca: readFileSync(tls.caCert) } } : {};
   }
 }

@@ -72,21 +72,27 @@ const workerEnv = z.object({
     .optional(),
 });
 
-const bridgeEnv = z.object({
-  ...temporalEnv,
-  REDIS_URL: redisUrl,
-  QUEUE_KEY: text('image-jobs:queue'),
-  QUEUE_PUSH_SIDE: z.enum(['left', 'right'], { error: 'must be left or right' }).default('left'),
-  QUEUE_JOB_ID_FORMAT: z.enum(['uuid', 'text'], { error: 'must be uuid or text' }).default('uuid'),
-  BRIDGE_ID: text(hostname()),
-  BRIDGE_CONCURRENCY: positiveInt(32),
-  BRIDGE_RERUN_FAILED: flag(false),
-  // Below the 10 s that Docker (and compose) waits between SIGTERM and SIGKILL.
-  BRIDGE_STOP_GRACE_SECONDS: positiveInt(8),
-  SWEEP_STALE_AFTER_SECONDS: positiveInt(600),
-  SWEEP_EVERY_SECONDS: positiveInt(300),
-  LOG_LEVEL: logLevel,
-});
+const bridgeEnv = z
+  .object({
+    ...temporalEnv,
+    REDIS_URL: redisUrl,
+    REDIS_CA_CERT: pemFile.optional(),
+    QUEUE_KEY: text('image-jobs:queue'),
+    QUEUE_PUSH_SIDE: z.enum(['left', 'right'], { error: 'must be left or right' }).default('left'),
+    QUEUE_JOB_ID_FORMAT: z.enum(['uuid', 'text'], { error: 'must be uuid or text' }).default('uuid'),
+    BRIDGE_ID: text(hostname()),
+    BRIDGE_CONCURRENCY: positiveInt(32),
+    BRIDGE_RERUN_FAILED: flag(false),
+    // Below the 10 s that Docker (and compose) waits between SIGTERM and SIGKILL.
+    BRIDGE_STOP_GRACE_SECONDS: positiveInt(8),
+    SWEEP_STALE_AFTER_SECONDS: positiveInt(600),
+    SWEEP_EVERY_SECONDS: positiveInt(300),
+    LOG_LEVEL: logLevel,
+  })
+  .refine((e) => !e.REDIS_CA_CERT || e.REDIS_URL.reveal().startsWith('rediss://'), {
+    path: ['REDIS_CA_CERT'],
+    message: 'needs a rediss:// REDIS_URL (TLS)',
+  });
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -151,6 +157,7 @@ export function loadBridgeConfig(env: Env = process.env) {
     temporal,
     queue: {
       redisUrl: e.REDIS_URL,
+      caCert: e.REDIS_CA_CERT,
       key: e.QUEUE_KEY,
       pushSide: e.QUEUE_PUSH_SIDE,
       jobIdFormat: e.QUEUE_JOB_ID_FORMAT,

@@ -16,6 +16,7 @@ export async function runBridge(config: BridgeConfig, log: Logger, signal: Abort
   const client = lazyClient(config.temporal);
   const queue = createJobQueue(config.queue);
   try {
+    await queue.checkAccess();
     // The schedule is not needed to move ids, so the bridge serves while this waits for Temporal.
     void retryUntilStopped(
       () => ensureSweepSchedule(client, { taskQueue: config.temporal.taskQueue, ...config.sweep }),

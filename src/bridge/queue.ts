@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { ConfigError } from '../config';
 
 /**
  * The one module that knows Redis: the front end's list, this bridge's processing list and the dead-letter
@@ -8,7 +9,10 @@ import Redis from 'ioredis';
  */
 
 export interface QueueSettings {
+  /** `redis://` or, for TLS, `rediss://`; a password goes in it (`rediss://:password@host:port`). */
   redisUrl: { reveal(): string };
+  /** PEM of the CA that signed a TLS server's certificate, when it is not one Node trusts already. */
+  caCert?: string;
   /** The list the front end pushes job ids onto. */
   key: string;
   /** The side the front end pushes on; the bridge takes from the other, so the list is first in, first out. */
@@ -34,8 +38,9 @@ export function queueKeys(settings: Pick<QueueSettings, 'key' | 'bridgeId'>) {
   };
 }
 
-function connect(url: string, name: string): Redis {
-  return new Redis(url, {
+function connect(settings: QueueSettings, name: string): Redis {
+  return new Redis(settings.redisUrl.reveal(), {
+    ...(settings.caCert && { tls: { ca: settings.caCert } }),
     connectionName: name,
     // Commands wait for the connection to come back instead of failing after a few retries, so an outage
     // pauses the bridge rather than spinning it; reconnects back off up to 5 s.
@@ -48,8 +53,8 @@ export function createJobQueue(settings: QueueSettings) {
   const keys = queueKeys(settings);
   const takeFrom = settings.pushSide === 'left' ? 'RIGHT' : 'LEFT';
   // A blocking BLMOVE holds its connection; everything else goes through the other one.
-  const blocking = connect(settings.redisUrl.reveal(), `image-jobs-bridge-${settings.bridgeId}-take`);
-  const commands = connect(settings.redisUrl.reveal(), `image-jobs-bridge-${settings.bridgeId}`);
+  const blocking = connect(settings, `image-jobs-bridge-${settings.bridgeId}-take`);
+  const commands = connect(settings, `image-jobs-bridge-${settings.bridgeId}`);
   // A command sent while Redis cannot answer (down, or frozen behind a partition) waits for it forever, and
   // ioredis's disconnect() does not end such a wait; these do, so a bridge told to stop can stop.
   const takingStopped = rejectedLater('the bridge stopped taking');
@@ -91,6 +96,22 @@ export function createJobQueue(settings: QueueSettings) {
         : commands.rpush(keys.pending, element, ...more));
     },
 
+    /**
+     * The first connection's outcome, so that a wrong password or an untrusted certificate stops the bridge at
+     * start with a sentence naming the setting. A Redis that is down, or slow to answer, is not an error here:
+     * the bridge waits it out.
+     */
+    async checkAccess(timeoutMs = 10_000): Promise<void> {
+      if (commands.status === 'ready') return;
+      const outcome = await new Promise<Error | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), timeoutMs).unref();
+        commands.once('ready', () => (clearTimeout(timer), resolve(undefined)));
+        commands.once('error', (error: Error) => (clearTimeout(timer), resolve(error)));
+      });
+      const refusal = outcome && explainRefusal(outcome);
+      if (refusal) throw new ConfigError([refusal]);
+    },
+
     /** Called after every reconnect (not the first connect), and with each connection error. */
     watch(handlers: { reconnected: () => void; error: (error: Error) => void }): void {
       let connectedBefore = false;
@@ -127,4 +148,18 @@ function rejectedLater(reason: string) {
   const { promise, reject } = Promise.withResolvers<never>();
   promise.catch(() => undefined);
   return { promise, reject: () => reject(new Error(reason)) };
+}
+
+/** What a connection error means for the settings, when it is one that waiting cannot cure. */
+function explainRefusal(error: Error & { code?: string }): string | undefined {
+  if (/WRONGPASS|NOAUTH|invalid password/i.test(error.message)) {
+    return 'REDIS_URL: Redis refused the password (or asks for one): check the password in the URL';
+  }
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(error.code ?? '')) {
+    return `REDIS_URL: Redis's certificate is not trusted (${error.code}); set REDIS_CA_CERT to the CA that signed it`;
+  }
+  if (/wrong version number|packet length too long/i.test(error.message)) {
+    return 'REDIS_URL: the server does not speak TLS: use redis://, or check the port';
+  }
+  return undefined;
 }
