@@ -91,7 +91,7 @@ const bridgeEnv = z
   })
   .refine((e) => !e.REDIS_CA_CERT || e.REDIS_URL.reveal().startsWith('rediss://'), {
     path: ['REDIS_CA_CERT'],
-    message: 'needs a rediss:// REDIS_URL (TLS)',
+    error: 'needs a rediss:// REDIS_URL (TLS)',
   });
 
 export class ConfigError extends Error {
