@@ -76,7 +76,7 @@ describe('loadBridgeConfig', () => {
       bridgeId: 'bridge-1',
     });
     expect(config.queue.redisUrl.reveal()).toBe('redis://127.0.0.1:6379');
-    expect(config.bridge).toEqual({ concurrency: 32, rerunFailed: false });
+    expect(config.bridge).toEqual({ concurrency: 32, rerunFailed: false, stopGraceSeconds: 8 });
     expect(config.sweep).toEqual({ staleAfterSeconds: 600, everySeconds: 300 });
     expect(Object.keys(config).sort()).toEqual(['bridge', 'logLevel', 'queue', 'sweep', 'temporal']);
   });
