@@ -92,7 +92,9 @@ test('a wrong CA stops the worker at start with a clear message', async () => {
 }, 30_000);
 
 test('a worker on sslmode=require runs a job to the end', async () => {
-  const { result, rows, attachments } = await runJobInWorkerProcess(stack, { DATABASE_URL: withMode('require') });
+  const { result, rows, attachments } = await runJobInWorkerProcess(stack, {
+    env: { DATABASE_URL: withMode('require') },
+  });
   expect(result).toMatchObject({ status: 'completed', completedImages: 2, failedImages: 0 });
   expect(rows.job).toMatchObject({ job_status: 'completed', completed_images: 2 });
   expect(attachments).toHaveLength(2);

@@ -117,15 +117,22 @@ export async function checkDatabaseTls(pool: Pool): Promise<void> {
 }
 
 /**
+ * The live schema may let the id lists and counters be NULL, or have no defaults: every statement reads a NULL
+ * (or a JSON null) list as empty and a NULL counter as 0, so that adding to one never leaves NULL behind.
+ */
+const idsOrEmpty = (column: string) => `COALESCE(NULLIF(${column}, 'null'::jsonb), '[]'::jsonb)`;
+const countOrZero = (column: string) => `COALESCE(${column}, 0)`;
+
+/**
  * `column` with each id of the jsonb array `added` it lacks appended (in order, once), and how many that is:
  * the shape of every id-list write below. Existing entries are left exactly as they are.
  */
 const appendMissingIds = (column: string, added: string) => `(
-  SELECT COALESCE(${column}, '[]'::jsonb) || COALESCE(jsonb_agg(a.id ORDER BY a.pos), '[]'::jsonb) AS ids,
+  SELECT ${idsOrEmpty(column)} || COALESCE(jsonb_agg(a.id ORDER BY a.pos), '[]'::jsonb) AS ids,
          count(a.id)::int AS appended
     FROM (SELECT DISTINCT ON (id) id, pos FROM jsonb_array_elements(${added}) WITH ORDINALITY AS e(id, pos)
            ORDER BY id, pos) AS a
-   WHERE NOT COALESCE(${column}, '[]'::jsonb) @> jsonb_build_array(a.id)
+   WHERE NOT ${idsOrEmpty(column)} @> jsonb_build_array(a.id)
 ) AS merged`;
 
 /**
@@ -136,7 +143,7 @@ const PROGRESS_UPDATE = `
   UPDATE quel_production_jobs
      SET (generated_attach_ids, completed_images) =
            (SELECT ids, jsonb_array_length(ids) FROM ${appendMissingIds('generated_attach_ids', '$2::jsonb')}),
-         failed_images = GREATEST(failed_images, $3),
+         failed_images = GREATEST(${countOrZero('failed_images')}, $3),
          updated_at = now()
    WHERE job_id = $1`;
 
@@ -244,7 +251,8 @@ export function createJobStore(pool: Pool): JobStore {
         await client.query(
           `UPDATE quel_production_photo
               SET (attach_ids, generated_image_count) =
-                    (SELECT ids, generated_image_count + appended FROM ${appendMissingIds('attach_ids', '$2::jsonb')}),
+                    (SELECT ids, ${countOrZero('generated_image_count')} + appended
+                       FROM ${appendMissingIds('attach_ids', '$2::jsonb')}),
                   production_status = $3, updated_at = now()
             WHERE production_id = $1`,
           [finish.productionId, ids, finish.status],

@@ -7,9 +7,13 @@ import { uniqueTaskQueue } from '../../dev/workers';
 
 /**
  * One job run by a worker process (`npm run start:worker`) configured like production, with `env` over the stack's
- * own settings; the workflow started on the stack's Temporal. Returns the result and the rows the job left.
+ * own settings; the workflow started on the stack's Temporal. The job is seeded here unless given. Returns the
+ * result and the rows the job left.
  */
-export async function runJobInWorkerProcess(stack: Stack, env: Record<string, string>, quantity = 2) {
+export async function runJobInWorkerProcess(
+  stack: Stack,
+  { env = {}, quantity = 2, seeded }: { env?: Record<string, string>; quantity?: number; seeded?: SeededJob } = {},
+) {
   const taskQueue = uniqueTaskQueue('worker-process');
   const worker = spawnService('worker', {
     TEMPORAL_ADDRESS: stack.temporal!.address,
@@ -18,7 +22,7 @@ export async function runJobInWorkerProcess(stack: Stack, env: Record<string, st
     ...env,
   });
   try {
-    const job: SeededJob = await seedJob(stack, { quantity });
+    const job = seeded ?? (await seedJob(stack, { quantity }));
     await Promise.race([worker.started, worker.exited.then(() => Promise.reject(new Error(worker.output())))]);
     const result = await stack.temporal!.client.workflow.execute(imageJob, {
       taskQueue,

@@ -1,0 +1,85 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { ROOT } from '../dev/setup-scripts';
+import { productionState } from '../dev/seed';
+import { seedJob, startStack, type Stack } from '../dev/stack';
+import { runJobInWorkerProcess } from './support/job-in-worker-process';
+
+/**
+ * The worker on the tables as a live project may have them, not as our migration makes them: counters and id
+ * lists that allow NULL and have no defaults, and a database role that holds only what deploy/worker-role.sql
+ * grants.
+ */
+
+const run = promisify(execFile);
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ temporal: true });
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const NULLABLE: [table: string, columns: string[]][] = [
+  ['quel_production_photo', ['attach_ids', 'generated_image_count']],
+  ['quel_production_jobs', ['generated_attach_ids', 'completed_images', 'failed_images']],
+];
+
+test('NULL counters and id lists are read as 0 and empty: a job ends with every count and id in place', async () => {
+  for (const [table, columns] of NULLABLE) {
+    for (const column of columns) {
+      await stack.db.pool.query(
+        `ALTER TABLE ${table} ALTER COLUMN ${column} DROP NOT NULL, ALTER COLUMN ${column} DROP DEFAULT`,
+      );
+    }
+  }
+  const seeded = await seedJob(stack, { quantity: 3 });
+  await stack.db.pool.query(
+    'UPDATE quel_production_photo SET attach_ids = NULL, generated_image_count = NULL WHERE production_id = $1',
+    [seeded.productionId],
+  );
+  await stack.db.pool.query(
+    `UPDATE quel_production_jobs SET generated_attach_ids = NULL, completed_images = NULL, failed_images = NULL
+      WHERE job_id = $1`,
+    [seeded.jobId],
+  );
+  const { result, job, rows } = await runJobInWorkerProcess(stack, { seeded });
+  expect(result).toMatchObject({ status: 'completed', completedImages: 3, failedImages: 0 });
+  expect(rows.job).toMatchObject({ job_status: 'completed', completed_images: 3, failed_images: 0 });
+  expect([...rows.job.generated_attach_ids].sort()).toEqual([...result.attachIds].sort());
+  expect(rows.production.generated_image_count).toBe(3);
+  expect([...rows.production.attach_ids].sort()).toEqual([...result.attachIds].sort());
+  expect(await productionState(stack.db.pool, job.productionId)).toMatchObject({ production_status: 'completed' });
+}, 60_000);
+
+test('a worker connected as the role of deploy/worker-role.sql runs a job', async () => {
+  const url = new URL(stack.db.url);
+  const script = path.join(ROOT, 'deploy', 'worker-role.sql');
+  // Twice: it is safe to run again.
+  for (let i = 0; i < 2; i++)
+    await run('psql', [url.toString(), '-q', '-v', 'worker_password=worker-pw', '-f', script]);
+  url.username = 'quel_image_worker';
+  url.password = 'worker-pw';
+  const { result, rows, attachments } = await runJobInWorkerProcess(stack, { env: { DATABASE_URL: url.toString() } });
+  expect(result).toMatchObject({ status: 'completed', completedImages: 2 });
+  expect(rows.job.job_status).toBe('completed');
+  expect(attachments).toHaveLength(2);
+
+  // And it holds nothing more: it cannot delete, nor create jobs.
+  const asWorker = new Client({ connectionString: url.toString() });
+  await asWorker.connect();
+  try {
+    await expect(asWorker.query('DELETE FROM quel_attach')).rejects.toThrow('permission denied for table quel_attach');
+    await expect(
+      asWorker.query(`INSERT INTO quel_production_jobs (job_id, production_id, job_input_data)
+                      VALUES (gen_random_uuid(), gen_random_uuid(), '{}')`),
+    ).rejects.toThrow('permission denied for table quel_production_jobs');
+    await expect(asWorker.query('UPDATE quel_attach SET attach_file_size = 0')).rejects.toThrow('permission denied');
+  } finally {
+    await asWorker.end();
+  }
+}, 60_000);
