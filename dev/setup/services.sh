@@ -8,6 +8,8 @@ temporal_cli="$(bash "$dir/temporal-cli.sh")"
 temporal_server="$(bash "$dir/temporal-server.sh")"
 redis_server="$(bash "$dir/redis.sh")"
 compose_config="$(bash "$dir/docker-compose.sh")"
+# The TLS tests make their CA and certificates with it.
+command -v openssl >/dev/null 2>&1 || install_debian_packages openssl
 echo "TEST_DATABASE_URL=$database_url"
 echo "TEMPORAL_CLI_PATH=$temporal_cli"
 [ -z "$temporal_server" ] || echo "$temporal_server"
