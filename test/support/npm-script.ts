@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+
+const ROOT = path.join(__dirname, '..', '..');
 
 /**
  * Runs `npm run <script> -- <args>` in the project as a user would, collecting everything it prints. The run's
@@ -12,7 +15,7 @@ export async function runNpmScript(
 ): Promise<{ code: number | null; output: string }> {
   const { TEMPORAL_TEST_ADDRESS: _shared, ...own } = env;
   const child = spawn('npm', ['run', '--silent', script, '--', ...args], {
-    cwd: path.join(__dirname, '..', '..'),
+    cwd: ROOT,
     env: own,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -21,4 +24,26 @@ export async function runNpmScript(
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   return { code, output };
+}
+
+/**
+ * A script that keeps serving, started with the command `npm run <script>` runs, in one process (each step execs
+ * the next), so SIGINT reaches it as Ctrl-C would: npm does not pass signals on. Returns its output so far and its
+ * exit.
+ */
+export function startNpmScript(script: string, args: string[], env: NodeJS.ProcessEnv) {
+  const { TEMPORAL_TEST_ADDRESS: _shared, ...own } = env;
+  const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const child = spawn('bash', ['-c', `exec ${scripts[script]} "$@"`, script, ...args], {
+    cwd: ROOT,
+    env: own,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { child, output: () => output, exited };
 }
