@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from './contract';
@@ -14,9 +14,16 @@ export async function connectWorkerConnection(settings: TemporalSettings): Promi
   return NativeConnection.connect({ address: settings.address });
 }
 
-/** Connects on first use, so a process can start while Temporal is down and wait it out in its own retries. */
-export function lazyClient(settings: TemporalSettings): Client {
-  return new Client({ connection: Connection.lazy({ address: settings.address }), namespace: settings.namespace });
+/**
+ * Connects on first use, so a process can start while Temporal is down and wait it out in its own retries.
+ * `interceptors`: the tracing's, which carry a trace into the workflows it starts.
+ */
+export function lazyClient(settings: TemporalSettings, interceptors: WorkflowClientInterceptor[] = []): Client {
+  return new Client({
+    connection: Connection.lazy({ address: settings.address }),
+    namespace: settings.namespace,
+    interceptors: { workflow: interceptors },
+  });
 }
 
 /**

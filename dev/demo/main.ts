@@ -14,6 +14,7 @@ import { workflowIdForJob } from '../../src/contract';
 import { abortOnSignals, runEntryPoint } from '../../src/entry-point';
 import { createLogger, humanLines } from '../../src/logger';
 import { lazyClient, registerSearchAttributes } from '../../src/temporal';
+import { startTracing } from '../../src/tracing';
 import { installTemporalRuntime, runWorker } from '../../src/worker/worker';
 import { openDatabase } from '../database';
 import { isListening } from '../ports';
@@ -141,15 +142,17 @@ async function main(once: boolean): Promise<number> {
     const pool = createDatabasePool(workerConfig.database);
     cleanups.unshift(() => pool.end());
 
+    const tracing = startTracing(workerConfig.tracing, 'image-jobs-demo');
     const stop = abortOnSignals();
     const serving = Promise.all([
-      runWorker(workerConfig, log.child({ component: 'worker' }), stop.signal),
-      runBridge(bridgeConfig, log.child({ component: 'bridge' }), stop.signal),
+      runWorker(workerConfig, log.child({ component: 'worker' }), stop.signal, tracing),
+      runBridge(bridgeConfig, log.child({ component: 'bridge' }), stop.signal, tracing),
     ]);
     cleanups.unshift(async () => {
       stop.abort();
       await serving;
       await client.connection.close();
+      await tracing.shutdown();
     });
 
     const storage = createImageStore(createStorageClient(workerConfig.storage), workerConfig.storage.bucket);

@@ -1,6 +1,7 @@
 import type { BridgeConfig } from '../config';
 import type { Logger } from '../logger';
 import { lazyClient } from '../temporal';
+import { TRACING_OFF, type Tracing } from '../tracing';
 import { createBridge } from './bridge';
 import { createJobStarter } from './job-starter';
 import { createJobQueue } from './queue';
@@ -11,8 +12,13 @@ import { ensureSweepSchedule } from './sweep-schedule';
  * The bridge as a process needs it: Redis and Temporal only. Resolves when `signal` aborts and the starts in
  * flight have finished.
  */
-export async function runBridge(config: BridgeConfig, log: Logger, signal: AbortSignal): Promise<void> {
-  const client = lazyClient(config.temporal);
+export async function runBridge(
+  config: BridgeConfig,
+  log: Logger,
+  signal: AbortSignal,
+  tracing: Tracing = TRACING_OFF,
+): Promise<void> {
+  const client = lazyClient(config.temporal, tracing.clientInterceptors);
   const queue = createJobQueue(config.queue);
   try {
     // The schedule is not needed to move ids, so the bridge serves while this waits for Temporal.
