@@ -13,17 +13,9 @@ export async function runNpmScript(
   args: string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; output: string }> {
-  const { TEMPORAL_TEST_ADDRESS: _shared, ...own } = env;
-  const child = spawn('npm', ['run', '--silent', script, '--', ...args], {
-    cwd: ROOT,
-    env: own,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, output };
+  const run = spawnCollecting('npm', ['run', '--silent', script, '--', ...args], env);
+  const code = await run.exited;
+  return { code, output: run.output() };
 }
 
 /**
@@ -32,15 +24,15 @@ export async function runNpmScript(
  * exit.
  */
 export function startNpmScript(script: string, args: string[], env: NodeJS.ProcessEnv) {
-  const { TEMPORAL_TEST_ADDRESS: _shared, ...own } = env;
   const { scripts } = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
     scripts: Record<string, string>;
   };
-  const child = spawn('bash', ['-c', `exec ${scripts[script]} "$@"`, script, ...args], {
-    cwd: ROOT,
-    env: own,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return spawnCollecting('bash', ['-c', `exec ${scripts[script]} "$@"`, script, ...args], env);
+}
+
+function spawnCollecting(command: string, args: string[], env: NodeJS.ProcessEnv) {
+  const { TEMPORAL_TEST_ADDRESS: _shared, ...own } = env;
+  const child = spawn(command, args, { cwd: ROOT, env: own, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
