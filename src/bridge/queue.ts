@@ -50,15 +50,21 @@ export function createJobQueue(settings: QueueSettings) {
   // A blocking BLMOVE holds its connection; everything else goes through the other one.
   const blocking = connect(settings.redisUrl.reveal(), `image-jobs-bridge-${settings.bridgeId}-take`);
   const commands = connect(settings.redisUrl.reveal(), `image-jobs-bridge-${settings.bridgeId}`);
+  // Ends a BLMOVE that would wait for Redis to come back once the bridge has stopped taking.
+  let abandonTake: () => void = () => undefined;
+  const takeAbandoned = new Promise<null>((resolve) => (abandonTake = () => resolve(null)));
 
   return {
     keys,
 
     /** Moves the oldest element into the processing list; null when none arrived within the timeout. */
     async take(timeoutSeconds: number): Promise<string | null> {
-      return takeFrom === 'RIGHT'
-        ? blocking.blmove(keys.pending, keys.processing, 'RIGHT', 'LEFT', timeoutSeconds)
-        : blocking.blmove(keys.pending, keys.processing, 'LEFT', 'LEFT', timeoutSeconds);
+      return Promise.race([
+        takeFrom === 'RIGHT'
+          ? blocking.blmove(keys.pending, keys.processing, 'RIGHT', 'LEFT', timeoutSeconds)
+          : blocking.blmove(keys.pending, keys.processing, 'LEFT', 'LEFT', timeoutSeconds),
+        takeAbandoned,
+      ]);
     },
 
     /** Elements taken but not yet handed over: left by a killed bridge, or moved while a reply was lost. */
@@ -94,11 +100,18 @@ export function createJobQueue(settings: QueueSettings) {
 
     /**
      * Stops taking. A BLMOVE waiting on a live connection ends by its own timeout; one waiting for Redis to
-     * come back is dropped at once (closing a connection under a live blocking command leaves its socket
+     * come back, or losing it before that timeout, is dropped at once (closing a connection under a live blocking command leaves its socket
      * lingering after the process should have exited).
      */
     stopTaking(): void {
-      if (blocking.status !== 'ready') blocking.disconnect();
+      // ioredis keeps a command of a lost connection for the next one, even past disconnect(): it is abandoned.
+      const drop = () => {
+        abandonTake();
+        blocking.disconnect();
+      };
+      if (blocking.status !== 'ready') drop();
+      // Redis may go away before the BLMOVE's timeout (a Ctrl-C reaches the demo's Redis too).
+      else blocking.once('close', drop);
     },
 
     close(): void {
