@@ -41,8 +41,12 @@ const temporalEnv = {
   TEMPORAL_TASK_QUEUE: text(DEFAULT_TASK_QUEUE),
 };
 
+// OpenTelemetry's own variable: the collector that receives traces over OTLP/HTTP; unset, tracing is off.
+const tracingEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional() };
+
 const workerEnv = z.object({
   ...temporalEnv,
+  ...tracingEnv,
   DATABASE_URL: postgresUrl,
   DATABASE_POOL_MAX: positiveInt(10),
   DATABASE_CA_CERT: pemFile.optional(),
@@ -75,6 +79,7 @@ const workerEnv = z.object({
 const bridgeEnv = z
   .object({
     ...temporalEnv,
+    ...tracingEnv,
     REDIS_URL: redisUrl,
     REDIS_CA_CERT: pemFile.optional(),
     QUEUE_KEY: text('image-jobs:queue'),
@@ -145,6 +150,7 @@ export function loadWorkerConfig(env: Env = process.env) {
     pipeline: { maxImagesPerJob: e.MAX_IMAGES_PER_JOB, imageConcurrency: e.IMAGE_CONCURRENCY_PER_JOB },
     metricsBindAddress: e.METRICS_BIND_ADDRESS,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
+    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
     logLevel: e.LOG_LEVEL,
   };
 }
@@ -169,6 +175,7 @@ export function loadBridgeConfig(env: Env = process.env) {
       stopGraceSeconds: e.BRIDGE_STOP_GRACE_SECONDS,
     },
     sweep: { staleAfterSeconds: e.SWEEP_STALE_AFTER_SECONDS, everySeconds: e.SWEEP_EVERY_SECONDS },
+    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
     logLevel: e.LOG_LEVEL,
   };
 }

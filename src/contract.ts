@@ -17,6 +17,11 @@ export function workflowIdForJob(jobId: string): string {
   return `image-job-${jobId}`;
 }
 
+/** The job a workflow id names, or undefined for another workflow (the sweep's, say). */
+export function jobIdOfWorkflowId(workflowId: string): string | undefined {
+  return /^image-job-(.+)$/.exec(workflowId)?.[1];
+}
+
 /**
  * Operators find a job's workflow in the Web UI by any of these. They must be registered on the namespace
  * (the dev server started by the demo and the tests does it; see docs/operating.md for other namespaces).

@@ -1,10 +1,18 @@
 import pino from 'pino';
+import pretty from 'pino-pretty';
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
 
 export type Logger = pino.Logger;
 
-/** One JSON line per event. Anything under a credential-shaped key is censored, whatever logged it. */
-export function createLogger(level: string, name: string, destination?: pino.DestinationStream): Logger {
+/**
+ * One JSON line per event, or a human line when no destination is given and stdout is a terminal. Anything under
+ * a credential-shaped key is censored, whatever logged it.
+ */
+export function createLogger(
+  level: string,
+  name: string,
+  destination: pino.DestinationStream | undefined = process.stdout.isTTY ? humanLines(1, true) : undefined,
+): Logger {
   return pino(
     {
       name,
@@ -28,6 +36,18 @@ export function createLogger(level: string, name: string, destination?: pino.Des
   );
 }
 
+/** Human lines (time, level, name, message, then the fields) to a file descriptor or a file. */
+export function humanLines(destination: number | string, colorize = false): pino.DestinationStream {
+  return pretty({
+    destination,
+    colorize,
+    singleLine: true,
+    mkdir: true,
+    sync: typeof destination === 'number',
+    ignore: 'pid,hostname',
+  });
+}
+
 const LEVELS: Record<LogLevel, pino.Level> = {
   TRACE: 'trace',
   DEBUG: 'debug',
@@ -38,10 +58,14 @@ const LEVELS: Record<LogLevel, pino.Level> = {
 
 /**
  * Temporal's Runtime logger, writing through pino: activity and workflow log lines arrive here carrying
- * workflowId, runId and activity attributes, and workflow lines are not repeated on replay.
+ * workflowId, runId and activity attributes, and workflow lines are not repeated on replay. The activity's task
+ * token is left out: it is noise to a reader, and whoever holds it can complete the activity.
  */
 export function temporalLoggerFor(logger: Logger): TemporalLogger {
-  const emit = (level: LogLevel, message: string, meta?: LogMetadata) => logger[LEVELS[level]](meta ?? {}, message);
+  const emit = (level: LogLevel, message: string, meta?: LogMetadata) => {
+    const { taskToken: _taskToken, ...fields } = meta ?? {};
+    logger[LEVELS[level]](fields, message);
+  };
   return {
     log: emit,
     trace: (message, meta) => emit('TRACE', message, meta),

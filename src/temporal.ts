@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError } from './config';
@@ -21,9 +21,16 @@ export async function connectWorkerConnection(settings: TemporalSettings): Promi
   }
 }
 
-/** Connects on first use, so a process can start while Temporal is down and wait it out in its own retries. */
-export function lazyClient(settings: TemporalSettings): Client {
-  return new Client({ connection: Connection.lazy(settings.connection.reveal()), namespace: settings.namespace });
+/**
+ * Connects on first use, so a process can start while Temporal is down and wait it out in its own retries.
+ * `interceptors`: the tracing's, which carry a trace into the workflows it starts.
+ */
+export function lazyClient(settings: TemporalSettings, interceptors: WorkflowClientInterceptor[] = []): Client {
+  return new Client({
+    connection: Connection.lazy(settings.connection.reveal()),
+    namespace: settings.namespace,
+    interceptors: { workflow: interceptors },
+  });
 }
 
 /**

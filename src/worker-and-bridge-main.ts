@@ -3,6 +3,7 @@ import { runBridge } from './bridge';
 import { loadBridgeConfig, loadWorkerConfig } from './config';
 import { abortOnSignals, runEntryPoint } from './entry-point';
 import { createLogger } from './logger';
+import { startTracing } from './tracing';
 import { installTemporalRuntime, runWorker } from './worker/worker';
 
 /** `npm start`: worker and bridge in one process, for small deployments. SIGINT/SIGTERM drain both. */
@@ -11,8 +12,14 @@ runEntryPoint(async () => {
   const bridgeConfig = loadBridgeConfig();
   const log = createLogger(workerConfig.logLevel, 'image-jobs');
   installTemporalRuntime(log.child({ component: 'worker' }), workerConfig.metricsBindAddress);
+  const tracing = startTracing(workerConfig.tracing, 'image-jobs');
   const stopBridge = abortOnSignals();
   // The Runtime drains the worker on the same signals; if the worker stops for another reason, so does the bridge.
-  const worker = runWorker(workerConfig, log.child({ component: 'worker' })).finally(() => stopBridge.abort());
-  await Promise.all([worker, runBridge(bridgeConfig, log.child({ component: 'bridge' }), stopBridge.signal)]);
+  const worker = runWorker(workerConfig, log.child({ component: 'worker' }), undefined, tracing).finally(() =>
+    stopBridge.abort(),
+  );
+  await Promise.all([
+    worker,
+    runBridge(bridgeConfig, log.child({ component: 'bridge' }), stopBridge.signal, tracing),
+  ]).finally(() => tracing.shutdown());
 });

@@ -43,13 +43,13 @@ interface RunningBridge {
 }
 
 async function startBridge(
-  options: { key?: string; bridgeId?: string; rerunFailed?: boolean } = {},
+  options: { key?: string; bridgeId?: string; rerunFailed?: boolean; redisUrl?: string } = {},
 ): Promise<RunningBridge> {
   const key = options.key ?? `jobs-${randomUUID()}`;
   const taskQueue = uniqueTaskQueue('bridge');
   const { log, lines } = capturedLogger('bridge');
   const queue = createJobQueue({
-    redisUrl: new Secret(redis.url),
+    redisUrl: new Secret(options.redisUrl ?? redis.url),
     key,
     pushSide: 'left',
     bridgeId: options.bridgeId ?? 'b1',
@@ -205,6 +205,24 @@ test('Redis restarted mid-run: the bridge reconnects and goes on', async () => {
   expect(messages(bridge, after)).toEqual(['job workflow started']);
   expect(bridge.lines.some((l) => l.msg === 'redis reconnected; re-driving the processing list')).toBe(true);
   await bridge.stop();
+});
+
+test('stopped just as Redis goes away (a Ctrl-C reaches both), the bridge still stops', async () => {
+  const own = await RedisServer.start();
+  try {
+    const bridge = await startBridge({ redisUrl: own.url });
+    // Taking: a BLMOVE waits on a live connection.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stopped = bridge.stop();
+    await own.stop();
+    const outcome = await Promise.race([
+      stopped.then(() => 'stopped'),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting for Redis'), 10_000)),
+    ]);
+    expect(outcome).toBe('stopped');
+  } finally {
+    await own.stop();
+  }
 });
 
 test('stop() lets the starts in flight finish and leaves the rest in Redis', async () => {

@@ -21,6 +21,18 @@ describe('loadWorkerConfig', () => {
       maxConcurrentCalls: 8,
     });
     expect(config.pipeline).toEqual({ maxImagesPerJob: 10, imageConcurrency: 4 });
+    expect(config.tracing).toEqual({ otlpEndpoint: undefined });
+  });
+
+  test('OTEL_EXPORTER_OTLP_ENDPOINT switches tracing on, for the worker and the bridge alike', () => {
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector.example.test:4318' };
+    expect(loadWorkerConfig({ ...complete, ...endpoint }).tracing).toEqual({
+      otlpEndpoint: endpoint.OTEL_EXPORTER_OTLP_ENDPOINT,
+    });
+    expect(loadBridgeConfig(endpoint).tracing).toEqual({ otlpEndpoint: endpoint.OTEL_EXPORTER_OTLP_ENDPOINT });
+    expect(() => loadBridgeConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT/,
+    );
   });
 
   test('names each missing or invalid variable, and never prints a value', () => {
@@ -78,7 +90,7 @@ describe('loadBridgeConfig', () => {
     expect(config.queue.redisUrl.reveal()).toBe('redis://127.0.0.1:6379');
     expect(config.bridge).toEqual({ concurrency: 32, rerunFailed: false, stopGraceSeconds: 8 });
     expect(config.sweep).toEqual({ staleAfterSeconds: 600, everySeconds: 300 });
-    expect(Object.keys(config).sort()).toEqual(['bridge', 'logLevel', 'queue', 'sweep', 'temporal']);
+    expect(Object.keys(config).sort()).toEqual(['bridge', 'logLevel', 'queue', 'sweep', 'temporal', 'tracing']);
   });
 
   test('names each invalid variable', () => {

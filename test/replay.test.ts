@@ -2,6 +2,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
+import { Resource } from '@opentelemetry/resources';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { HISTORIES_DIR } from './support/histories';
 import { quietLogger, workflowBundle } from '../dev/workers';
 
@@ -33,6 +36,24 @@ test('every stored history replays against the current workflow code', async () 
   ]);
   const replayed: string[] = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+    expect({ workflowId: result.workflowId, error: result.error?.message }).toEqual({
+      workflowId: result.workflowId,
+      error: undefined,
+    });
+    replayed.push(result.workflowId);
+  }
+  expect(replayed).toEqual(histories.map((h) => h.workflowId));
+});
+
+test('every stored history replays with tracing on, so switching it on does not break runs in flight', async () => {
+  const histories = await storedHistories();
+  const plugin = new OpenTelemetryPlugin({
+    resource: new Resource({ 'service.name': 'replay' }),
+    spanProcessor: new SimpleSpanProcessor(new InMemorySpanExporter()),
+  });
+  const replayed: string[] = [];
+  const options = { workflowsPath: require.resolve('../src/workflows'), plugins: [plugin] };
+  for await (const result of Worker.runReplayHistories(options, histories)) {
     expect({ workflowId: result.workflowId, error: result.error?.message }).toEqual({
       workflowId: result.workflowId,
       error: undefined,

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'pg';
-import pino from 'pino';
 import { createDatabasePool } from '../../src/activities/database';
 import { createImageStore, createStorageClient } from '../../src/activities/storage';
 import { runBridge } from '../../src/bridge';
@@ -13,8 +12,9 @@ import { createJobQueue } from '../../src/bridge/queue';
 import { loadBridgeConfig, loadWorkerConfig } from '../../src/config';
 import { workflowIdForJob } from '../../src/contract';
 import { abortOnSignals, runEntryPoint } from '../../src/entry-point';
-import { createLogger } from '../../src/logger';
+import { createLogger, humanLines } from '../../src/logger';
 import { lazyClient, registerSearchAttributes } from '../../src/temporal';
+import { startTracing } from '../../src/tracing';
 import { installTemporalRuntime, runWorker } from '../../src/worker/worker';
 import { openDatabase } from '../database';
 import { isListening } from '../ports';
@@ -24,13 +24,15 @@ import { seedJob } from '../seed';
 import { DATA_DIR, ROOT, setupScript } from '../setup-scripts';
 import { GeminiStandIn } from '../stand-ins/gemini';
 import { StorageStandIn } from '../stand-ins/storage';
+import { startPageServer } from './page-server';
 import { startDevServerProcess } from '../temporal-dev-server';
 
 /**
  * `npm run demo [-- --once]`: the whole product on this machine. Every part that `.env` does not configure is
  * started here (Temporal dev server with its Web UI, Redis, PostgreSQL, the Storage stand-in keeping its objects in
  * a folder and, with no GEMINI_API_KEY, the Gemini stand-in making offline variations); then a sample job goes
- * through the front end's path: rows, a push onto Redis, and the polled row drawn as a progress bar.
+ * through the front end's path: rows, a push onto Redis, and the polled row drawn as a progress bar. The demo page
+ * (page-server.ts, page/) shows the same job as the front end would, and starts more.
  */
 
 const PORTS = {
@@ -41,6 +43,8 @@ const PORTS = {
   storage: 54380,
   gemini: 54381,
 };
+// The page's port; when DEMO_PORT is not set and 8080 is taken, any free one.
+const PAGE_PORTS = process.env.DEMO_PORT ? [Number(process.env.DEMO_PORT)] : [8080, 0];
 const QUANTITY = Number(process.env.DEMO_QUANTITY ?? 4);
 const PROMPT = process.env.DEMO_PROMPT ?? 'The same scene at another time of day, in another season';
 const SAMPLE_IMAGE = path.join(ROOT, 'assets', 'sample.png');
@@ -128,7 +132,7 @@ async function main(once: boolean): Promise<number> {
     const workerConfig = loadWorkerConfig(env);
     const bridgeConfig = loadBridgeConfig(env);
     const logFile = path.join(DATA_DIR, 'demo.log');
-    const log = createLogger(workerConfig.logLevel, 'demo', pino.destination({ dest: logFile, sync: false }));
+    const log = createLogger(workerConfig.logLevel, 'demo', humanLines(logFile));
     installTemporalRuntime(log.child({ component: 'worker' }), workerConfig.metricsBindAddress);
     say(`  Logs:      ${logFile}`);
 
@@ -138,51 +142,71 @@ async function main(once: boolean): Promise<number> {
     const pool = createDatabasePool(workerConfig.database);
     cleanups.unshift(() => pool.end());
 
+    const tracing = startTracing(workerConfig.tracing, 'image-jobs-demo');
     const stop = abortOnSignals();
     const serving = Promise.all([
-      runWorker(workerConfig, log.child({ component: 'worker' }), stop.signal),
-      runBridge(bridgeConfig, log.child({ component: 'bridge' }), stop.signal),
+      runWorker(workerConfig, log.child({ component: 'worker' }), stop.signal, tracing),
+      runBridge(bridgeConfig, log.child({ component: 'bridge' }), stop.signal, tracing),
     ]);
     cleanups.unshift(async () => {
       stop.abort();
       await serving;
       await client.connection.close();
+      await tracing.shutdown();
     });
 
     const storage = createImageStore(createStorageClient(workerConfig.storage), workerConfig.storage.bucket);
-    const job = await seedJob(pool, (objectPath, bytes, mimeType) => storage.upload(objectPath, bytes, mimeType), {
-      quantity: QUANTITY,
-      prompt: PROMPT,
-      userId: 'demo-user',
-      source: await readFile(SAMPLE_IMAGE),
-    });
+    const source = await readFile(SAMPLE_IMAGE);
     const queue = createJobQueue(bridgeConfig.queue);
-    await queue.push(job.jobId);
-    queue.close();
-    const workflowLink = uiUrl
-      ? `${uiUrl}/namespaces/${workerConfig.temporal.namespace}/workflows/${workflowIdForJob(job.jobId)}`
-      : `workflow ${workflowIdForJob(job.jobId)}`;
+    cleanups.unshift(async () => queue.close());
+    let latestJobId: string | undefined;
+    // What the front end does: the rows (and the source object), then the id pushed onto Redis.
+    const startJob = async (request: { quantity: unknown; prompt: unknown }) => {
+      const job = await seedJob(pool, (objectPath, bytes, mimeType) => storage.upload(objectPath, bytes, mimeType), {
+        ...request,
+        userId: 'demo-user',
+        source,
+      });
+      await queue.push(job.jobId);
+      latestJobId = job.jobId;
+      return job.jobId;
+    };
+    const workflowUrl = (jobId: string) =>
+      uiUrl && `${uiUrl}/namespaces/${workerConfig.temporal.namespace}/workflows/${workflowIdForJob(jobId)}`;
+    const publicUrl = (objectPath: string) =>
+      `${workerConfig.storage.url}/storage/v1/object/public/${workerConfig.storage.bucket}/${objectPath}`;
+    const page = await startPageServer({
+      ports: PAGE_PORTS,
+      pool,
+      latestJobId: () => latestJobId,
+      startJob,
+      publicUrl,
+      workflowUrl,
+      logFile,
+    });
+    cleanups.unshift(() => page.stop());
+    say(`  Page:      ${page.url}`);
+
+    const jobId = await startJob({ quantity: QUANTITY, prompt: PROMPT });
+    const workflowLink = workflowUrl(jobId) ?? `workflow ${workflowIdForJob(jobId)}`;
     say();
-    say(`Job ${job.jobId}: ${QUANTITY} variations of assets/sample.png, pushed onto ${queue.keys.pending}`);
-    say(`Watch it in the Temporal Web UI: ${workflowLink}`);
+    say(`Job ${jobId}: ${QUANTITY} variations of assets/sample.png, pushed onto ${queue.keys.pending}`);
+    say(`Watch it on the demo page: ${page.url}/?job=${jobId}`);
+    say(`or in the Temporal Web UI: ${workflowLink}`);
     say();
 
-    const status = await showProgress(pool, job.jobId, stop.signal);
+    const status = await showProgress(pool, jobId, stop.signal);
     say();
     await printResults(
       pool,
-      job.jobId,
-      (objectPath) =>
-        localStorage?.fileOf(workerConfig.storage.bucket, objectPath) ??
-        `${workerConfig.storage.url}/storage/v1/object/public/${workerConfig.storage.bucket}/${objectPath}`,
+      jobId,
+      (objectPath) => localStorage?.fileOf(workerConfig.storage.bucket, objectPath) ?? publicUrl(objectPath),
     );
     say(`Workflow: ${workflowLink}`);
     if (once || stop.signal.aborted) return status === 'completed' ? 0 : 1;
 
     say();
-    say(
-      'The worker and bridge keep serving: push more jobs with `npm run enqueue -- <jobId>`. Ctrl-C stops everything.',
-    );
+    say(`The worker, bridge and page keep serving: start more jobs on ${page.url}. Ctrl-C stops everything.`);
     await new Promise((resolve) => stop.signal.addEventListener('abort', resolve, { once: true }));
     return 0;
   } finally {

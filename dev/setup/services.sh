@@ -10,8 +10,10 @@ redis_server="$(bash "$dir/redis.sh")"
 compose_config="$(bash "$dir/docker-compose.sh")"
 # The TLS tests make their CA and certificates with it.
 command -v openssl >/dev/null 2>&1 || install_debian_packages openssl
+chromium="$(bash "$dir/chromium.sh")"
 echo "TEST_DATABASE_URL=$database_url"
 echo "TEMPORAL_CLI_PATH=$temporal_cli"
 [ -z "$temporal_server" ] || echo "$temporal_server"
 echo "REDIS_SERVER_BIN=$redis_server"
 echo "DOCKER_COMPOSE_CONFIG=$compose_config"
+echo "CHROMIUM_PATH=$chromium"

@@ -1,6 +1,7 @@
 import type { BridgeConfig } from '../config';
 import type { Logger } from '../logger';
 import { checkTemporalCredentials, lazyClient } from '../temporal';
+import { TRACING_OFF, type Tracing } from '../tracing';
 import { createBridge } from './bridge';
 import { createJobStarter } from './job-starter';
 import { createJobQueue } from './queue';
@@ -11,9 +12,14 @@ import { ensureSweepSchedule } from './sweep-schedule';
  * The bridge as a process needs it: Redis and Temporal only. Resolves when `signal` aborts and the starts in
  * flight have finished.
  */
-export async function runBridge(config: BridgeConfig, log: Logger, signal: AbortSignal): Promise<void> {
+export async function runBridge(
+  config: BridgeConfig,
+  log: Logger,
+  signal: AbortSignal,
+  tracing: Tracing = TRACING_OFF,
+): Promise<void> {
   await checkTemporalCredentials(config.temporal);
-  const client = lazyClient(config.temporal);
+  const client = lazyClient(config.temporal, tracing.clientInterceptors);
   const queue = createJobQueue(config.queue);
   try {
     await queue.checkAccess();

@@ -1,5 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { jobStartOptions } from '../contract';
+import { inJobSpan } from '../tracing';
 import type { imageJob } from '../workflows';
 
 export type StartOutcome = 'started' | 'already-running' | 'already-finished';
@@ -18,7 +19,9 @@ export type JobStarter = (jobId: string) => Promise<StartResult>;
  * A finished workflow is not run again unless re-running failed ones is allowed (BRIDGE_RERUN_FAILED).
  */
 export function createJobStarter(client: Client, options: { taskQueue: string; rerunFailed: boolean }): JobStarter {
-  return async (jobId) => {
+  return (jobId) => inJobSpan('bridge.startJob', jobId, () => start(jobId));
+
+  async function start(jobId: string): Promise<StartResult> {
     const { workflowId, ...metadata } = jobStartOptions(jobId);
     try {
       const handle = await client.workflow.start<typeof imageJob>('imageJob', {
@@ -36,5 +39,5 @@ export function createJobStarter(client: Client, options: { taskQueue: string; r
       const outcome = existing.status.name === 'RUNNING' ? 'already-running' : 'already-finished';
       return { outcome, workflowId, runId: existing.runId };
     }
-  };
+  }
 }

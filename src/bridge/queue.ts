@@ -123,14 +123,19 @@ export function createJobQueue(settings: QueueSettings) {
     },
 
     /**
-     * Stops taking. A BLMOVE waiting on a live connection ends by its own timeout, and what it moves is handled.
-     * One waiting for Redis to come back ends at once, its connection dropped (closing a connection under a live
-     * blocking command leaves its socket lingering after the process should have exited).
+     * Stops taking. A BLMOVE waiting on a live connection ends by its own timeout, and what it moves is handled;
+     * should Redis go away before then, it ends at once. One waiting for Redis to come back ends at once too, its
+     * connection dropped (closing a connection under a live blocking command leaves its socket lingering after
+     * the process should have exited).
      */
     stopTaking(): void {
-      if (blocking.status === 'ready') return;
-      takingStopped.reject();
-      blocking.disconnect();
+      const drop = () => {
+        takingStopped.reject();
+        blocking.disconnect();
+      };
+      // A Ctrl-C of the demo reaches its Redis too, which may go away before the BLMOVE's timeout.
+      if (blocking.status === 'ready') blocking.once('close', drop);
+      else drop();
     },
 
     /** Ends every command still waiting for Redis; what they would have changed stays as it is in Redis. */

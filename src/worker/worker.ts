@@ -8,6 +8,7 @@ import { secretsOf, type WorkerConfig } from '../config';
 import { temporalLoggerFor, type Logger } from '../logger';
 import { geminiTaskQueue } from '../contract';
 import { connectWorkerConnection } from '../temporal';
+import { TRACING_OFF, type Tracing } from '../tracing';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -22,6 +23,8 @@ export interface WorkerOptions {
   workflowBundle?: WorkflowBundleOption;
   /** How long a shutdown waits for activities in flight before cancelling them. */
   shutdownGraceTime?: Duration;
+  /** The tracing's plugin, when tracing is on. */
+  plugins?: Tracing['workerPlugins'];
 }
 
 /**
@@ -29,7 +32,7 @@ export interface WorkerOptions {
  * and Gemini calls on their own queue, where slots per worker bound this worker's share of the quota.
  */
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
-  const { connection, namespace, taskQueue, activities, shutdownGraceTime = '30 seconds' } = options;
+  const { connection, namespace, taskQueue, activities, shutdownGraceTime = '30 seconds', plugins = [] } = options;
   const workflows = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
     : { workflowsPath: require.resolve('../workflows') };
@@ -40,6 +43,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
       taskQueue,
       activities: activities.jobSteps,
       shutdownGraceTime,
+      plugins,
       ...workflows,
     }),
     Worker.create({
@@ -52,6 +56,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
         ? { maxTaskQueueActivitiesPerSecond: options.geminiRequestsPerMinute / 60 }
         : {}),
       shutdownGraceTime,
+      plugins,
     }),
   ]);
 }
@@ -84,7 +89,12 @@ export function installTemporalRuntime(log: Logger, metricsBindAddress: string |
  * The worker as a process needs it: Postgres, Storage, Gemini and Temporal. Runs until the Temporal Runtime's
  * shutdown signals (SIGINT, SIGTERM), or `stop`, drain it, then closes its connections.
  */
-export async function runWorker(config: WorkerConfig, log: Logger, stop?: AbortSignal): Promise<void> {
+export async function runWorker(
+  config: WorkerConfig,
+  log: Logger,
+  stop?: AbortSignal,
+  tracing: Tracing = TRACING_OFF,
+): Promise<void> {
   const pool = createDatabasePool(config.database);
   const activities = createActivities({
     db: createJobStore(pool),
@@ -110,7 +120,12 @@ export async function runWorker(config: WorkerConfig, log: Logger, stop?: AbortS
       activities,
       maxConcurrentGeminiCalls: config.gemini.maxConcurrentCalls,
       geminiRequestsPerMinute: config.gemini.requestsPerMinute,
-      workflowBundle: config.workflowBundlePath ? { codePath: config.workflowBundlePath } : undefined,
+      // A prebuilt bundle lacks the tracing's workflow interceptors, so a tracing worker bundles at start.
+      workflowBundle:
+        config.workflowBundlePath && tracing.workerPlugins.length === 0
+          ? { codePath: config.workflowBundlePath }
+          : undefined,
+      plugins: tracing.workerPlugins,
     });
     const shutdown = () =>
       workers.filter((worker) => worker.getState() === 'RUNNING').forEach((worker) => worker.shutdown());

@@ -1,0 +1,125 @@
+import { spawnService } from '../dev/processes';
+import { RedisServer } from '../dev/redis-server';
+import { jobState } from '../dev/seed';
+import {
+  BUCKET,
+  FAKE_GEMINI_KEY,
+  FAKE_SERVICE_KEY,
+  seedJob,
+  startStack,
+  workerEnvironment,
+  type Stack,
+} from '../dev/stack';
+import { uniqueTaskQueue } from '../dev/workers';
+import { workflowIdForJob } from '../src/contract';
+import { inJobSpan, startTracing } from '../src/tracing';
+import { eventually } from './support/eventually';
+import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver';
+
+/**
+ * Tracing, as deployed: a bridge process and a worker process, each exporting over OTLP/HTTP to a local receiver.
+ * One trace runs from the bridge's start of a job through its workflow and activities to the Gemini and Storage
+ * HTTP calls; every span carries the job id, and none a key or a URL's query.
+ */
+
+let stack: Stack;
+let redis: RedisServer;
+let receiver: OtlpReceiver;
+beforeAll(async () => {
+  [stack, redis, receiver] = await Promise.all([
+    startStack({ temporal: true }),
+    RedisServer.start(),
+    OtlpReceiver.start(),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([redis?.stop(), stack?.stop(), receiver?.stop()]);
+});
+
+test('one trace joins the bridge start of a job to its generateImage and recordImage spans and their HTTP calls', async () => {
+  const env = {
+    TEMPORAL_ADDRESS: stack.temporal!.address,
+    TEMPORAL_TASK_QUEUE: uniqueTaskQueue('tracing'),
+    REDIS_URL: redis.url,
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+  };
+  const worker = spawnService('worker', { ...env, ...workerEnvironment(stack) });
+  const bridge = spawnService('bridge', env);
+  await Promise.all([worker.started, bridge.started]);
+  const job = await seedJob(stack, { quantity: 2 });
+  const frontEnd = redis.client();
+  await frontEnd.lpush('image-jobs:queue', job.jobId);
+  frontEnd.disconnect();
+  // The workflow's last task, after the row is finished, ends its spans.
+  const workflow = stack.temporal!.client.workflow.getHandle(workflowIdForJob(job.jobId));
+  await eventually(() => workflow.describe(), 'the bridge to start the workflow');
+  await workflow.result();
+  expect((await jobState(stack.db.pool, job.jobId)).job_status).toBe('completed');
+  // Both processes flush what they hold when they stop.
+  worker.child.kill('SIGTERM');
+  bridge.child.kill('SIGTERM');
+  expect(await Promise.all([worker.exited, bridge.exited])).toEqual([0, 0]);
+
+  const start = receiver.spans.find((span) => span.name === 'bridge.startJob');
+  expect(start).toMatchObject({ service: 'image-jobs-bridge', parentSpanId: '', attributes: { 'job.id': job.jobId } });
+  const trace = receiver.spans.filter((span) => span.traceId === start!.traceId);
+  const named = (name: string) => trace.filter((span) => span.name === name);
+  expect(named('RunActivity:generateImage')).toHaveLength(2);
+  expect(named('RunActivity:recordImage')).toHaveLength(2);
+  // Each activity span descends from the bridge's start, through the workflow's spans.
+  for (const span of [...named('RunActivity:generateImage'), ...named('RunActivity:recordImage')]) {
+    expect(ancestry(trace, span).map((s) => s.name)).toEqual(
+      expect.arrayContaining(['bridge.startJob', 'StartWorkflow:imageJob', 'RunWorkflow:imageJob']),
+    );
+    expect(span.service).toBe('image-jobs-worker');
+  }
+  // The HTTP calls inside generateImage: a Gemini call and a Storage upload each.
+  const httpCalls = trace.filter((span) => typeof span.attributes['url.full'] === 'string');
+  const generateIds = new Set(named('RunActivity:generateImage').map((span) => span.spanId));
+  const underGenerate = httpCalls.filter((span) => generateIds.has(span.parentSpanId));
+  expect(underGenerate.filter((span) => String(span.attributes['url.full']).includes(':generateContent'))).toHaveLength(
+    2,
+  );
+  expect(
+    underGenerate.filter((span) => String(span.attributes['url.full']).includes('/storage/v1/object/attachments/')),
+  ).not.toHaveLength(0);
+
+  // The job id on every span of the trace, and no other trace names this job.
+  for (const span of trace)
+    expect({ name: span.name, jobId: span.attributes['job.id'] }).toEqual({ name: span.name, jobId: job.jobId });
+  // No key anywhere in what was exported.
+  const exported = receiver.bodies.join('\n');
+  expect(exported).not.toContain(FAKE_GEMINI_KEY);
+  expect(exported).not.toContain(FAKE_SERVICE_KEY);
+}, 120_000);
+
+test('a URL query, where a signed URL carries its token, never reaches a span; the job id does', async () => {
+  const tracing = startTracing({ otlpEndpoint: receiver.endpoint }, 'tracing-test');
+  const token = 'signed-url-token-0123456789';
+  const jobId = 'a-job-of-this-test';
+  const url = `${stack.storage.url}/storage/v1/object/sign/${BUCKET}/some/object.png?token=${token}`;
+  const status = await inJobSpan('test.download', jobId, async () => (await fetch(url)).status);
+  await tracing.shutdown();
+
+  expect(status).toBeGreaterThanOrEqual(200);
+  const call = receiver.spans.find((span) => span.service === 'tracing-test' && span.name === 'GET');
+  expect(call?.attributes).toMatchObject({
+    'job.id': jobId,
+    'url.full': `${stack.storage.url}/storage/v1/object/sign/${BUCKET}/some/object.png`,
+  });
+  expect(receiver.bodies.join('\n')).not.toContain(token);
+});
+
+/** The span's ancestors within the trace, nearest first. */
+function ancestry(trace: ReceivedSpan[], span: ReceivedSpan): ReceivedSpan[] {
+  const chain: ReceivedSpan[] = [];
+  for (
+    let parent = trace.find((s) => s.spanId === span.parentSpanId);
+    parent;
+    parent = trace.find((s) => s.spanId === parent!.parentSpanId)
+  ) {
+    chain.push(parent);
+    if (chain.length > 50) break;
+  }
+  return chain;
+}
