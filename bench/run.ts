@@ -15,7 +15,7 @@ import { attachmentsUnder, jobState, productionState } from '../dev/seed';
 import { spawnService, type ServiceProcess } from '../dev/processes';
 import { BUCKET, seedJob, startStack, workerEnvironment, type SeededJob, type Stack } from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
-import { runScale } from './scale';
+import { cpuSeconds, runScale } from './scale';
 
 /**
  * `npm run bench [-- --quick] [--json FILE] [--image-px N]`: the real stack on this machine (Temporal dev server, PostgreSQL,
@@ -149,6 +149,8 @@ async function measureMode(
     record('fleet_bound_s', bound);
     record('fleet_vs_bound', fleet / bound);
     record('worker_peak_rss_mb', peakRssMb(fleetWorker));
+    // Its CPU from start to the fleet's end: what the payload costs the worker, less hidden by a busy machine.
+    record('worker_cpu_s', cpuSeconds({ worker: [fleetWorker.child.pid!] }).worker!);
   } finally {
     await stopWorker(fleetWorker);
   }
