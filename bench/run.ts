@@ -15,10 +15,11 @@ import { attachmentsUnder, jobState, productionState } from '../dev/seed';
 import { spawnService, type ServiceProcess } from '../dev/processes';
 import { BUCKET, seedJob, startStack, workerEnvironment, type SeededJob, type Stack } from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
+import { runAnswerMemory } from './answer-memory';
 import { cpuSeconds, runScale } from './scale';
 
 /**
- * `npm run bench [-- --quick] [--json FILE] [--image-px N]`: the real stack on this machine (Temporal dev server, PostgreSQL,
+ * `npm run bench [-- --quick] [--json FILE] [--image-px N]` (and `--scale`, `--answer-memory`, in their own files): the real stack on this machine (Temporal dev server, PostgreSQL,
  * Redis, the worker as its own process, the Storage and Gemini doubles with a 1-2 MB image and latency L), each
  * figure a median over repeated runs with min and max, for each source mode (GEMINI_SOURCE_MODE) side by side: the
  * url mode's figures under their own names, the inline mode's with an `inline_` prefix.
@@ -32,6 +33,9 @@ const { values: flags } = parseArgs({
     'image-px': { type: 'string', default: '720' },
     // The product on the real Temporal cluster, scaled out to 1, 2 and 4 workers (bench/scale.ts).
     scale: { type: 'boolean', default: false },
+    // The answer side's memory alone (bench/answer-memory.ts); --gc-each collects garbage after every answer.
+    'answer-memory': { type: 'boolean', default: false },
+    'gc-each': { type: 'boolean', default: false },
   },
 });
 const PLAN = flags.quick ? { repeats: 1, startIds: 200, fleetJobs: 12 } : { repeats: 3, startIds: 1000, fleetJobs: 50 };
@@ -62,6 +66,7 @@ const integrity = Object.fromEntries(
 
 async function main(): Promise<void> {
   if (flags.scale) return runScale({ quick: flags.quick, json: flags.json });
+  if (flags['answer-memory']) return runAnswerMemory({ gcEach: flags['gc-each'] });
   const stack = await startStack({ temporal: true, geminiImageSize: IMAGE });
   const redis = await RedisServer.start();
   const taskQueue = uniqueTaskQueue('bench');
@@ -74,7 +79,7 @@ async function main(): Promise<void> {
       // Alternating which mode goes first, so neither gains from the machine's state under the other.
       for (const mode of run % 2 === 1 ? MODES : [...MODES].reverse()) {
         console.log(`  run ${run}/${PLAN.repeats}, source by ${mode}`);
-        await measure(stack, redis, taskQueue, source, mode, run);
+        await measure({ stack, redis, taskQueue, source, mode, run });
       }
     }
   } finally {
@@ -84,20 +89,26 @@ async function main(): Promise<void> {
   report();
 }
 
+/** What one mode's sample of a run measures with, and where it records. */
+interface Trial {
+  stack: Stack;
+  redis: RedisServer;
+  taskQueue: string;
+  source: Buffer;
+  mode: SourceMode;
+  run: number;
+  record: (key: string, value: number) => void;
+  check: (job: SeededJob) => Promise<void>;
+}
+
 /** One sample of every figure with the worker in one source mode. */
-async function measure(
-  stack: Stack,
-  redis: RedisServer,
-  taskQueue: string,
-  source: Buffer,
-  mode: SourceMode,
-  run: number,
-): Promise<void> {
+async function measure(trial: Omit<Trial, 'record' | 'check'>): Promise<void> {
+  const { stack, mode } = trial;
   const record = (key: string, value: number) => (samples[prefixOf(mode) + key] ??= []).push(value);
   const check = (job: SeededJob) => checkJob(stack, job, integrity[mode]);
   const callsBefore = stack.gemini.requests.length;
   try {
-    await measureMode(stack, redis, taskQueue, source, mode, run, record, check);
+    await measureMode({ ...trial, record, check });
   } finally {
     const calls = stack.gemini.requests.slice(callsBefore);
     integrity[mode].callsByUrl += calls.filter((call) => call.sourceVia === 'url').length;
@@ -105,16 +116,8 @@ async function measure(
   }
 }
 
-async function measureMode(
-  stack: Stack,
-  redis: RedisServer,
-  taskQueue: string,
-  source: Buffer,
-  mode: SourceMode,
-  run: number,
-  record: (key: string, value: number) => void,
-  check: (job: SeededJob) => Promise<void>,
-): Promise<void> {
+async function measureMode(trial: Trial): Promise<void> {
+  const { stack, redis, taskQueue, source, mode, run, record, check } = trial;
   const worker = await startWorker(stack, taskQueue, mode);
   try {
     console.log(`    one job of 4 images at L = 2 s, per-job cap 4 and 1; ${OVERHEAD_JOBS} of 8 at L = 0`);
