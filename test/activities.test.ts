@@ -268,6 +268,29 @@ describe('generateImage', () => {
     });
   });
 
+  test("an answer quoting the URL: the URL and its token are cut out of the failure's message and stack", async () => {
+    const gemini = createImageGenerator(
+      createGeminiClient({
+        apiKey: new Secret(FAKE_GEMINI_KEY),
+        model: 'gemini-2.5-flash-image',
+        baseUrl: stack.gemini.baseUrl,
+        apiVersion: stack.gemini.apiVersion,
+        timeoutMs: 1_000,
+      }),
+      { model: 'gemini-2.5-flash-image', timeoutMs: 1_000 },
+    );
+    const url = 'ftp://storage.example/object/sign/attachments/x.png?token=SIGNED-TOKEN-123';
+    const failure = await failureOf(
+      gemini.generateVariation('a hat', { url, mimeType: 'image/png' }, { imageKey: 'j/s' }),
+    );
+    expect(failure).toMatchObject({ type: FailureType.geminiSourceUrlUnusable });
+    expect(failure.message).toBe(
+      'Gemini could not use the source image by its URL: Unsupported file uri: [signed URL]',
+    );
+    expect(`${failure.message}\n${failure.stack}`).not.toContain('SIGNED-TOKEN-123');
+    expect(stack.gemini.requests.at(-1)).toMatchObject({ sourceFailure: 'unsupported-uri', status: 400 });
+  });
+
   test('a rejected API key is not taken for a URL problem', async () => {
     const wrongKey = createImageGenerator(
       createGeminiClient({

@@ -65,7 +65,7 @@ export interface GeminiStandInOptions {
 }
 
 type BehaviourChooser = (request: { index: number; prompt: string; model: string }) => GeminiBehaviour;
-export type SourceFailure = 'unfetchable' | 'not-an-image';
+export type SourceFailure = 'unfetchable' | 'unsupported-uri' | 'not-an-image';
 /** True when this `fileUri` fetch is to fail as if the URL could not be reached (chaos runs). */
 export type UrlFetchFaultChooser = () => boolean;
 
@@ -153,7 +153,7 @@ export class GeminiStandIn {
     // Like Gemini, the key and the JSON are checked first, then the file behind the URL is fetched.
     const keyOrJson = rejectionOf(this.options.apiKey, apiKey, parsed);
     const sourceFailure = keyOrJson || !parsed?.fileUri ? undefined : await this.fetchSource(parsed);
-    const rejection = keyOrJson ?? (sourceFailure && sourceRejection(sourceFailure));
+    const rejection = keyOrJson ?? (sourceFailure && sourceRejection(sourceFailure, parsed!.fileUri!));
     const index = this.requests.length;
     // A rejected request never reaches the model, so it consumes no queued behaviour.
     const behaviour: GeminiBehaviour = rejection
@@ -182,6 +182,7 @@ export class GeminiStandIn {
    * when the URL is expired, denied, unreachable, or does not hold an image.
    */
   private async fetchSource(parsed: ParsedRequest): Promise<SourceFailure | undefined> {
+    if (!/^https?:\/\//.test(parsed.fileUri!)) return 'unsupported-uri';
     if (this.urlFetchFaults?.()) return 'unfetchable';
     let bytes: Buffer;
     try {
@@ -411,10 +412,16 @@ function badImage(): Answer {
 }
 
 /** Gemini's answers when the file behind `fileUri` cannot be used. */
-function sourceRejection(failure: SourceFailure): Answer {
-  return failure === 'unfetchable'
-    ? apiError(400, 'INVALID_ARGUMENT', 'Cannot fetch content from the provided URL.')
-    : badImage();
+function sourceRejection(failure: SourceFailure, fileUri: string): Answer {
+  switch (failure) {
+    case 'unfetchable':
+      return apiError(400, 'INVALID_ARGUMENT', 'Cannot fetch content from the provided URL.');
+    case 'unsupported-uri':
+      // Gemini quotes the URI back, signature and all.
+      return apiError(400, 'INVALID_ARGUMENT', `Unsupported file uri: ${fileUri}`);
+    case 'not-an-image':
+      return badImage();
+  }
 }
 
 /** The real API checks the key, then the JSON, before anything else. */

@@ -150,11 +150,11 @@ async function takeImage(response: GenerateContentResponse): Promise<GeneratedIm
  * credential, and the answer may quote it: it is cut out of every message.
  */
 function classifyUrlCallError(error: unknown, url: string, timeoutMs: number): Error {
-  const failure = classifyCallError(error, timeoutMs);
-  failure.message = withoutUrl(failure.message, url);
-  if (!(error instanceof ApiError) || error.status !== 400) return failure;
+  // Redacted as the failure is made, so its stack (which Temporal keeps in history too) never held the URL.
+  const failure = () => classifyCallError(error, timeoutMs, (text) => withoutUrl(text, url));
+  if (!(error instanceof ApiError) || error.status !== 400) return failure();
   const body = parseErrorBody(error.message);
-  if (body.status !== 'INVALID_ARGUMENT' || body.reason === 'API_KEY_INVALID') return failure;
+  if (body.status !== 'INVALID_ARGUMENT' || body.reason === 'API_KEY_INVALID') return failure();
   return ApplicationFailure.retryable(
     `Gemini could not use the source image by its URL: ${withoutUrl(body.message, url)}`,
     FailureType.geminiSourceUrlUnusable,
@@ -178,10 +178,10 @@ export function isSourceUrlUnusable(error: unknown): boolean {
  * 429 waits for the server's RetryInfo delay; 5xx, timeouts and network errors retry with backoff; anything
  * else (invalid argument, bad key, unknown model) cannot succeed by trying again.
  */
-function classifyCallError(error: unknown, timeoutMs: number): Error {
+function classifyCallError(error: unknown, timeoutMs: number, redact = (text: string) => text): Error {
   if (error instanceof ApiError) {
     const body = parseErrorBody(error.message);
-    const detail = `Gemini answered ${error.status}${body.status ? ` ${body.status}` : ''}: ${body.message}`;
+    const detail = redact(`Gemini answered ${error.status}${body.status ? ` ${body.status}` : ''}: ${body.message}`);
     if (error.status === 429) {
       return ApplicationFailure.create({
         message: detail,
@@ -197,7 +197,7 @@ function classifyCallError(error: unknown, timeoutMs: number): Error {
   if (causes(error).some((cause) => cause.name === 'AbortError')) {
     return ApplicationFailure.retryable(`Gemini did not answer within ${timeoutMs} ms`, FailureType.geminiUnavailable);
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = redact(error instanceof Error ? error.message : String(error));
   return ApplicationFailure.retryable(`Gemini could not be reached: ${message}`, FailureType.geminiUnavailable);
 }
 
