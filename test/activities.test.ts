@@ -268,17 +268,20 @@ describe('generateImage', () => {
     });
   });
 
+  /** The product's Gemini client on its own, for what it makes of an answer. */
+  function geminiWithKey(apiKey: string) {
+    const settings = { model: 'gemini-2.5-flash-image', timeoutMs: 1_000 };
+    const client = createGeminiClient({
+      ...settings,
+      apiKey: new Secret(apiKey),
+      baseUrl: stack.gemini.baseUrl,
+      apiVersion: stack.gemini.apiVersion,
+    });
+    return createImageGenerator(client, settings);
+  }
+
   test("an answer quoting the URL: the URL and its token are cut out of the failure's message and stack", async () => {
-    const gemini = createImageGenerator(
-      createGeminiClient({
-        apiKey: new Secret(FAKE_GEMINI_KEY),
-        model: 'gemini-2.5-flash-image',
-        baseUrl: stack.gemini.baseUrl,
-        apiVersion: stack.gemini.apiVersion,
-        timeoutMs: 1_000,
-      }),
-      { model: 'gemini-2.5-flash-image', timeoutMs: 1_000 },
-    );
+    const gemini = geminiWithKey(FAKE_GEMINI_KEY);
     const url = 'ftp://storage.example/object/sign/attachments/x.png?token=SIGNED-TOKEN-123';
     const failure = await failureOf(
       gemini.generateVariation('a hat', { url, mimeType: 'image/png' }, { imageKey: 'j/s' }),
@@ -292,16 +295,7 @@ describe('generateImage', () => {
   });
 
   test('a rejected API key is not taken for a URL problem', async () => {
-    const wrongKey = createImageGenerator(
-      createGeminiClient({
-        apiKey: new Secret('not-the-key'),
-        model: 'gemini-2.5-flash-image',
-        baseUrl: stack.gemini.baseUrl,
-        apiVersion: stack.gemini.apiVersion,
-        timeoutMs: 1_000,
-      }),
-      { model: 'gemini-2.5-flash-image', timeoutMs: 1_000 },
-    );
+    const wrongKey = geminiWithKey('not-the-key');
     const url = 'http://127.0.0.1:9/object/sign/attachments/x.png?token=abc';
     const failure = await failureOf(
       wrongKey.generateVariation('a hat', { url, mimeType: 'image/png' }, { imageKey: 'job/stem' }),
