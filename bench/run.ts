@@ -15,12 +15,14 @@ import { attachmentsUnder, jobState, productionState } from '../dev/seed';
 import { spawnService, type ServiceProcess } from '../dev/processes';
 import { BUCKET, seedJob, startStack, workerEnvironment, type SeededJob, type Stack } from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
-import { runScale } from './scale';
+import { runAnswerMemory } from './answer-memory';
+import { cpuSeconds, runScale } from './scale';
 
 /**
- * `npm run bench [-- --quick] [--json FILE] [--image-px N]`: the real stack on this machine (Temporal dev server, PostgreSQL,
+ * `npm run bench [-- --quick] [--json FILE] [--image-px N]` (and `--scale`, `--answer-memory`, in their own files): the real stack on this machine (Temporal dev server, PostgreSQL,
  * Redis, the worker as its own process, the Storage and Gemini doubles with a 1-2 MB image and latency L), each
- * figure a median over repeated runs with min and max.
+ * figure a median over repeated runs with min and max, for each source mode (GEMINI_SOURCE_MODE) side by side: the
+ * url mode's figures under their own names, the inline mode's with an `inline_` prefix.
  */
 
 const { values: flags } = parseArgs({
@@ -31,6 +33,9 @@ const { values: flags } = parseArgs({
     'image-px': { type: 'string', default: '720' },
     // The product on the real Temporal cluster, scaled out to 1, 2 and 4 workers (bench/scale.ts).
     scale: { type: 'boolean', default: false },
+    // The answer side's memory alone (bench/answer-memory.ts); --gc-each collects garbage after every answer.
+    'answer-memory': { type: 'boolean', default: false },
+    'gc-each': { type: 'boolean', default: false },
   },
 });
 const PLAN = flags.quick ? { repeats: 1, startIds: 200, fleetJobs: 12 } : { repeats: 3, startIds: 1000, fleetJobs: 50 };
@@ -40,13 +45,28 @@ const SLOTS = 16; // the global cap C: Gemini calls in flight, here one worker's
 const START_CONCURRENCY = 32; // the bridge's default, and the bare loop's
 const IMAGE = { width: Number(flags['image-px']), height: Number(flags['image-px']) };
 
+type SourceMode = 'url' | 'inline';
+const MODES: readonly SourceMode[] = ['url', 'inline'];
+/** The url mode, the default, keeps the figures' plain names. */
+const prefixOf = (mode: SourceMode) => (mode === 'url' ? '' : `${mode}_`);
+
 type Sample = number[];
 const samples: Record<string, Sample> = {};
-const record = (key: string, value: number) => (samples[key] ??= []).push(value);
-const integrity = { jobs: 0, lost: 0, duplicates: 0 };
+/** Per mode: jobs checked, lost and duplicated; Gemini calls by how the source came (the stand-in's records). */
+interface Tally {
+  jobs: number;
+  lost: number;
+  duplicates: number;
+  callsByUrl: number;
+  callsInline: number;
+}
+const integrity = Object.fromEntries(
+  MODES.map((mode) => [mode, { jobs: 0, lost: 0, duplicates: 0, callsByUrl: 0, callsInline: 0 }]),
+) as Record<SourceMode, Tally>;
 
 async function main(): Promise<void> {
   if (flags.scale) return runScale({ quick: flags.quick, json: flags.json });
+  if (flags['answer-memory']) return runAnswerMemory({ gcEach: flags['gc-each'] });
   const stack = await startStack({ temporal: true, geminiImageSize: IMAGE });
   const redis = await RedisServer.start();
   const taskQueue = uniqueTaskQueue('bench');
@@ -56,44 +76,11 @@ async function main(): Promise<void> {
   );
   try {
     for (let run = 1; run <= PLAN.repeats; run++) {
-      const worker = await startWorker(stack, taskQueue);
-      try {
-        console.log(`  one job of 4 images at L = 2 s, per-job cap 4 and 1; ${OVERHEAD_JOBS} of 8 at L = 0`);
-        const n4 = await makespan(stack, taskQueue, source, 4, 2_000, 4);
-        const sequential = await makespan(stack, taskQueue, source, 4, 2_000, 1);
-        record('makespan_n4_s', n4);
-        record('makespan_n4_sequential_s', sequential);
-        record('speedup_n4', sequential / n4);
-        for (let job = 0; job < OVERHEAD_JOBS; job++) {
-          record('overhead_ms_per_image', ((await makespan(stack, taskQueue, source, 8, 0)) * 1000) / 8);
-        }
-      } finally {
-        await stopWorker(worker);
+      // Alternating which mode goes first, so neither gains from the machine's state under the other.
+      for (const mode of run % 2 === 1 ? MODES : [...MODES].reverse()) {
+        console.log(`  run ${run}/${PLAN.repeats}, source by ${mode}`);
+        await measure({ stack, redis, taskQueue, source, mode, run });
       }
-      console.log(`  ${PLAN.startIds} workflow starts through the bridge and by a bare loop`);
-      // Alternating which goes first, so neither gains from the server warming up under the other.
-      await bareStarts(stack, 100);
-      const bridgeFirst = run % 2 === 1;
-      const firstRate = bridgeFirst ? await bridgeStarts(stack, redis) : await bareStarts(stack);
-      const secondRate = bridgeFirst ? await bareStarts(stack) : await bridgeStarts(stack, redis);
-      const [bridgeRate, bareRate] = bridgeFirst ? [firstRate, secondRate] : [secondRate, firstRate];
-      record('bridge_starts_per_s', bridgeRate);
-      record('bare_starts_per_s', bareRate);
-      record('bridge_vs_bare', bridgeRate / bareRate);
-      // A fresh worker, so its peak resident memory (VmHWM) is the fleet run's.
-      const fleetWorker = await startWorker(stack, taskQueue);
-      try {
-        console.log(`  ${PLAN.fleetJobs} jobs x 4 images at L = 1 s under C = ${SLOTS}`);
-        const fleet = await fleetRun(stack, taskQueue, source, PLAN.fleetJobs, 1_000);
-        const bound = (PLAN.fleetJobs * 4 * 1) / SLOTS;
-        record('fleet_s', fleet);
-        record('fleet_bound_s', bound);
-        record('fleet_vs_bound', fleet / bound);
-        record('worker_peak_rss_mb', peakRssMb(fleetWorker));
-      } finally {
-        await stopWorker(fleetWorker);
-      }
-      console.log(`  run ${run}/${PLAN.repeats} done`);
     }
   } finally {
     await redis.stop();
@@ -102,7 +89,77 @@ async function main(): Promise<void> {
   report();
 }
 
-async function startWorker(stack: Stack, taskQueue: string): Promise<ServiceProcess> {
+/** What one mode's sample of a run measures with, and where it records. */
+interface Trial {
+  stack: Stack;
+  redis: RedisServer;
+  taskQueue: string;
+  source: Buffer;
+  mode: SourceMode;
+  run: number;
+  record: (key: string, value: number) => void;
+  check: (job: SeededJob) => Promise<void>;
+}
+
+/** One sample of every figure with the worker in one source mode. */
+async function measure(trial: Omit<Trial, 'record' | 'check'>): Promise<void> {
+  const { stack, mode } = trial;
+  const record = (key: string, value: number) => (samples[prefixOf(mode) + key] ??= []).push(value);
+  const check = (job: SeededJob) => checkJob(stack, job, integrity[mode]);
+  const callsBefore = stack.gemini.requests.length;
+  try {
+    await measureMode({ ...trial, record, check });
+  } finally {
+    const calls = stack.gemini.requests.slice(callsBefore);
+    integrity[mode].callsByUrl += calls.filter((call) => call.sourceVia === 'url').length;
+    integrity[mode].callsInline += calls.filter((call) => call.sourceVia === 'inline').length;
+  }
+}
+
+async function measureMode(trial: Trial): Promise<void> {
+  const { stack, redis, taskQueue, source, mode, run, record, check } = trial;
+  const worker = await startWorker(stack, taskQueue, mode);
+  try {
+    console.log(`    one job of 4 images at L = 2 s, per-job cap 4 and 1; ${OVERHEAD_JOBS} of 8 at L = 0`);
+    const n4 = await makespan(stack, taskQueue, source, check, 4, 2_000, 4);
+    const sequential = await makespan(stack, taskQueue, source, check, 4, 2_000, 1);
+    record('makespan_n4_s', n4);
+    record('makespan_n4_sequential_s', sequential);
+    record('speedup_n4', sequential / n4);
+    for (let job = 0; job < OVERHEAD_JOBS; job++) {
+      record('overhead_ms_per_image', ((await makespan(stack, taskQueue, source, check, 8, 0)) * 1000) / 8);
+    }
+  } finally {
+    await stopWorker(worker);
+  }
+  console.log(`    ${PLAN.startIds} workflow starts through the bridge and by a bare loop`);
+  // Alternating which goes first, so neither gains from the server warming up under the other.
+  await bareStarts(stack, 100);
+  const bridgeFirst = run % 2 === 1;
+  const firstRate = bridgeFirst ? await bridgeStarts(stack, redis) : await bareStarts(stack);
+  const secondRate = bridgeFirst ? await bareStarts(stack) : await bridgeStarts(stack, redis);
+  const [bridgeRate, bareRate] = bridgeFirst ? [firstRate, secondRate] : [secondRate, firstRate];
+  record('bridge_starts_per_s', bridgeRate);
+  record('bare_starts_per_s', bareRate);
+  record('bridge_vs_bare', bridgeRate / bareRate);
+  // A fresh worker, so its peak resident memory (VmHWM) is the fleet run's.
+  const fleetWorker = await startWorker(stack, taskQueue, mode);
+  try {
+    console.log(`    ${PLAN.fleetJobs} jobs x 4 images at L = 1 s under C = ${SLOTS}`);
+    const fleet = await fleetRun(stack, taskQueue, source, check, PLAN.fleetJobs, 1_000);
+    const bound = (PLAN.fleetJobs * 4 * 1) / SLOTS;
+    record('fleet_s', fleet);
+    record('fleet_bound_s', bound);
+    record('fleet_vs_bound', fleet / bound);
+    record('worker_peak_rss_mb', peakRssMb(fleetWorker));
+    // Its CPU from start to the fleet's end: what the payload costs the worker, less hidden by a busy machine.
+    record('worker_cpu_s', cpuSeconds({ worker: [fleetWorker.child.pid!] }).worker!);
+  } finally {
+    await stopWorker(fleetWorker);
+  }
+}
+
+async function startWorker(stack: Stack, taskQueue: string, mode: SourceMode): Promise<ServiceProcess> {
   const worker = spawnService('built-worker', {
     WORKFLOW_BUNDLE_PATH: path.join(__dirname, '..', 'dist', 'workflow-bundle.js'),
     TEMPORAL_ADDRESS: stack.temporal!.address,
@@ -110,6 +167,7 @@ async function startWorker(stack: Stack, taskQueue: string): Promise<ServiceProc
     ...workerEnvironment(stack),
     DATABASE_POOL_MAX: '20',
     GEMINI_MAX_CONCURRENT_CALLS: String(SLOTS),
+    GEMINI_SOURCE_MODE: mode,
     GEMINI_REQUESTS_PER_MINUTE: '100000',
     LOG_LEVEL: 'info', // its 'worker started' line says when it serves
   });
@@ -132,6 +190,7 @@ async function makespan(
   stack: Stack,
   taskQueue: string,
   source: Buffer,
+  check: (job: SeededJob) => Promise<void>,
   quantity: number,
   latencyMs: number,
   cap?: number,
@@ -145,12 +204,19 @@ async function makespan(
     args: [{ jobId: job.jobId, imageConcurrency: cap }],
   });
   const seconds = (performance.now() - started) / 1000;
-  await checkJob(stack, job);
+  await check(job);
   return seconds;
 }
 
 /** Many jobs at once under the global cap, in seconds. */
-async function fleetRun(stack: Stack, taskQueue: string, source: Buffer, jobs: number, latencyMs: number) {
+async function fleetRun(
+  stack: Stack,
+  taskQueue: string,
+  source: Buffer,
+  check: (job: SeededJob) => Promise<void>,
+  jobs: number,
+  latencyMs: number,
+) {
   stack.gemini.latencyMs = latencyMs;
   const seeded = await Promise.all(Array.from({ length: jobs }, () => seedJob(stack, { quantity: 4, source })));
   const started = performance.now();
@@ -164,7 +230,7 @@ async function fleetRun(stack: Stack, taskQueue: string, source: Buffer, jobs: n
     ),
   );
   const seconds = (performance.now() - started) / 1000;
-  for (const job of seeded) await checkJob(stack, job);
+  for (const job of seeded) await check(job);
   return seconds;
 }
 
@@ -216,19 +282,19 @@ async function bareStarts(stack: Stack, count = PLAN.startIds): Promise<number> 
 }
 
 /** Lost: a job not completed with all its images. Duplicates: rows, objects or ids beyond one per image. */
-async function checkJob(stack: Stack, job: SeededJob): Promise<void> {
-  integrity.jobs += 1;
+async function checkJob(stack: Stack, job: SeededJob, tally: Tally): Promise<void> {
+  tally.jobs += 1;
   const state = await jobState(stack.db.pool, job.jobId);
   const total = state.total_images;
-  if (state.job_status !== 'completed' || state.completed_images !== total) integrity.lost += 1;
+  if (state.job_status !== 'completed' || state.completed_images !== total) tally.lost += 1;
   const folder = `generated-images/user-${job.userId}`;
   const rows = await attachmentsUnder(stack.db.pool, folder);
   const objects = stack.storage.list(BUCKET, folder);
   const production = await productionState(stack.db.pool, job.productionId);
-  integrity.duplicates += Math.max(0, rows.length - total) + Math.max(0, objects.length - total);
-  integrity.duplicates += state.generated_attach_ids.length - new Set(state.generated_attach_ids).size;
-  integrity.duplicates += production.attach_ids.length - new Set(production.attach_ids).size;
-  integrity.duplicates += Math.max(0, production.generated_image_count - total);
+  tally.duplicates += Math.max(0, rows.length - total) + Math.max(0, objects.length - total);
+  tally.duplicates += state.generated_attach_ids.length - new Set(state.generated_attach_ids).size;
+  tally.duplicates += production.attach_ids.length - new Set(production.attach_ids).size;
+  tally.duplicates += Math.max(0, production.generated_image_count - total);
 }
 
 const TARGETS: Record<string, string> = {
@@ -255,26 +321,42 @@ function report(): void {
     }),
   );
   const format = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2));
-  console.log('\n| figure | median | min | max | target |\n| --- | ---: | ---: | ---: | --- |');
-  for (const [key, s] of Object.entries(stats)) {
-    const figure = s.runs === PLAN.repeats ? `\`${key}\`` : `\`${key}\` (${s.runs} samples)`;
-    console.log(`| ${figure} | ${format(s.median)} | ${format(s.min)} | ${format(s.max)} | ${TARGETS[key] ?? ''} |`);
+  for (const mode of MODES) {
+    const prefix = prefixOf(mode);
+    const { lost, duplicates, jobs } = integrity[mode];
+    console.log(`\nsource by ${mode} (GEMINI_SOURCE_MODE=${mode})`);
+    console.log('| figure | median | min | max | target |\n| --- | ---: | ---: | ---: | --- |');
+    for (const [key, s] of Object.entries(stats).filter(([key]) => modeOf(key) === mode)) {
+      const name = key.slice(prefix.length);
+      const figure = s.runs === PLAN.repeats ? `\`${name}\`` : `\`${name}\` (${s.runs} samples)`;
+      console.log(`| ${figure} | ${format(s.median)} | ${format(s.min)} | ${format(s.max)} | ${TARGETS[name] ?? ''} |`);
+    }
+    console.log(`| \`lost\` | ${lost} | | | = 0 |\n| \`duplicates\` | ${duplicates} | | | = 0 |`);
+    const { callsByUrl, callsInline } = integrity[mode];
+    console.log(`${jobs} jobs checked; Gemini calls with the source by URL: ${callsByUrl}, inline: ${callsInline}`);
   }
-  console.log(`| \`lost\` | ${integrity.lost} | | | = 0 |\n| \`duplicates\` | ${integrity.duplicates} | | | = 0 |`);
-  console.log(`\n${integrity.jobs} jobs checked; ${PLAN.repeats} run(s), one sample each unless the table says.`);
+  console.log(`\n${PLAN.repeats} run(s) of each mode, one sample each unless the table says.`);
   if (flags.json) {
     const medians = Object.fromEntries(Object.entries(stats).map(([key, s]) => [key, s.median]));
-    const json = {
-      ...medians,
-      lost: integrity.lost,
-      duplicates: integrity.duplicates,
-      jobs_checked: integrity.jobs,
-      quick: flags.quick,
-      stats,
-    };
+    const checks = MODES.flatMap((mode) => {
+      const { lost, duplicates, jobs } = integrity[mode];
+      const prefix = prefixOf(mode);
+      return [
+        [`${prefix}lost`, lost],
+        [`${prefix}duplicates`, duplicates],
+        [`${prefix}jobs_checked`, jobs],
+        [`${prefix}gemini_calls_by_url`, integrity[mode].callsByUrl],
+        [`${prefix}gemini_calls_inline`, integrity[mode].callsInline],
+      ];
+    });
+    const json = { ...medians, ...Object.fromEntries(checks), quick: flags.quick, stats };
     writeFileSync(flags.json, JSON.stringify(json, null, 2) + '\n');
     console.log(`wrote ${flags.json}`);
   }
+}
+
+function modeOf(key: string): SourceMode {
+  return MODES.find((mode) => mode !== 'url' && key.startsWith(prefixOf(mode))) ?? 'url';
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

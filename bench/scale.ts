@@ -190,7 +190,7 @@ function processesToMeasure(workers: ServiceProcess[], cluster: TemporalCluster)
 }
 
 /** User plus system CPU seconds of each group so far (clock ticks of /proc/PID/stat, 100 a second). */
-function cpuSeconds(groups: Record<string, number[]>): Record<string, number> {
+export function cpuSeconds(groups: Record<string, number[]>): Record<string, number> {
   const ticks = (pid: number) => {
     try {
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');

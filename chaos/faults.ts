@@ -1,4 +1,4 @@
-import type { GeminiBehaviour } from '../dev/stand-ins/gemini';
+import type { GeminiBehaviour, UrlFetchFaultChooser } from '../dev/stand-ins/gemini';
 import type { UploadFaultChooser } from '../dev/stand-ins/storage';
 
 /** A small seeded generator (mulberry32): the same seed gives the same fault plan and the same answer sequence. */
@@ -16,7 +16,8 @@ export function seededRandom(seed: number): () => number {
 /** Faults of the real cluster's own processes, injected only when the run is on it (`--engine cluster`). */
 export type TemporalFault = 'history_sigkill' | 'frontend_sigkill' | 'cluster_restart';
 export type ProcessFault = 'worker_sigkill' | 'bridge_sigkill' | 'redis_restart' | 'postgres_restart' | TemporalFault;
-export type AnswerFault = 'gemini_5xx' | 'gemini_429' | 'gemini_hang' | 'gemini_safety_block' | 'storage_5xx';
+export type AnswerFault =
+  'gemini_5xx' | 'gemini_429' | 'gemini_hang' | 'gemini_safety_block' | 'gemini_url_unfetchable' | 'storage_5xx';
 export type FaultKind = ProcessFault | AnswerFault;
 
 export interface ScheduledFault {
@@ -50,8 +51,18 @@ export function planProcessFaults(
   return plan.sort((a, b) => a.atMs - b.atMs);
 }
 
-/** The issue's rates: of Gemini calls 20 % 5xx, 10 % 429, 5 % hang, 5 % safety block; of uploads 10 % 5xx. */
-export const RATES = { gemini5xx: 0.2, gemini429: 0.1, geminiHang: 0.05, geminiBlock: 0.05, storage5xx: 0.1 };
+/**
+ * The issues' rates: of Gemini calls 20 % 5xx, 10 % 429, 5 % hang, 5 % safety block; of Gemini's fetches of a source
+ * URL 10 % failed (checked before the call's own fate, as Gemini fetches first); of uploads 10 % 5xx.
+ */
+export const RATES = {
+  gemini5xx: 0.2,
+  gemini429: 0.1,
+  geminiHang: 0.05,
+  geminiBlock: 0.05,
+  geminiUrlUnfetchable: 0.1,
+  storage5xx: 0.1,
+};
 
 export class FaultLog {
   readonly counts: Partial<Record<FaultKind, number>>;
@@ -68,6 +79,7 @@ export class FaultLog {
       gemini_429: 0,
       gemini_hang: 0,
       gemini_safety_block: 0,
+      gemini_url_unfetchable: 0,
       storage_5xx: 0,
     };
   }
@@ -103,6 +115,15 @@ export function geminiFaults(random: () => number, log: FaultLog): () => GeminiB
       return draw < edge - RATES.geminiBlock / 2 ? { kind: 'prompt-blocked' } : { kind: 'output-blocked' };
     }
     return { kind: 'image' };
+  };
+}
+
+/** Each fetch of a source URL by Gemini draws whether it fails, as an expired or unreachable URL does. */
+export function urlFetchFaults(random: () => number, log: FaultLog): UrlFetchFaultChooser {
+  return () => {
+    if (random() >= RATES.geminiUrlUnfetchable) return false;
+    log.count('gemini_url_unfetchable');
+    return true;
   };
 }
 

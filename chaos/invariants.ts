@@ -187,8 +187,19 @@ export async function checkInvariants(evidence: Evidence): Promise<Verdict> {
     check('Storage: each object holds one Gemini answer, never replaced', answers === 1, () => `${path}: ${answers}`);
   }
 
-  const leaked = evidence.secrets.filter((secret) => evidence.logs.includes(secret));
-  check('no secret in the worker and bridge logs', leaked.length === 0, () => `${leaked.length} key(s) found`);
+  for (const [key, followed] of followUpsOfUnfetchedUrls(evidence.geminiRequests)) {
+    check('Gemini: an image whose URL could not be fetched is asked for again', followed, () => key);
+  }
+
+  // Signed URLs carry a token that reads the source: as secret as the keys.
+  const tokens = evidence.geminiRequests.flatMap((r) => (r.fileUri ? [signedUrlToken(r.fileUri)] : []));
+  const leaked = [...evidence.secrets, ...tokens].filter((secret) => evidence.logs.includes(secret));
+  check('no secret or signed URL in the worker and bridge logs', leaked.length === 0, () => `${leaked.length} found`);
+  for (const job of jobs) {
+    const history = await historyOf(evidence.client, job.jobId);
+    const found = [...evidence.secrets, ...tokens].filter((secret) => history.includes(secret)).length;
+    check('no secret or signed URL in any workflow history', found === 0, () => `${job.jobId}: ${found} found`);
+  }
 
   const made = [...rows.values()];
   return {
@@ -254,6 +265,31 @@ function checkPayments(evidence: Evidence, jobs: readonly SubmittedJob[]) {
   const storedShas = new Set(uploads.map((upload) => upload.sha256));
   const answersLost = evidence.geminiRequests.filter((r) => r.answerSha256 && !storedShas.has(r.answerSha256)).length;
   return { paidAfterStored, answersPerPath, answersLost };
+}
+
+/** Each image key with a call whose source URL Gemini could not fetch: whether a later call for it followed. */
+function followUpsOfUnfetchedUrls(calls: readonly GeminiRequestRecord[]): Map<string, boolean> {
+  const followed = new Map<string, boolean>();
+  for (const call of calls) {
+    if (call.sourceFailure !== 'unfetchable' || !call.imageKey) continue;
+    followed.set(
+      call.imageKey,
+      calls.some((later) => later.imageKey === call.imageKey && later.index > call.index),
+    );
+  }
+  return followed;
+}
+
+function signedUrlToken(fileUri: string): string {
+  return new URL(fileUri).searchParams.get('token') ?? fileUri;
+}
+
+async function historyOf(client: Client, jobId: string): Promise<string> {
+  try {
+    return JSON.stringify(await client.workflow.getHandle(workflowIdForJob(jobId)).fetchHistory());
+  } catch {
+    return ''; // a job never started has no history; the job invariants above report it
+  }
 }
 
 function sameSet(a: number[], b: number[]): boolean {

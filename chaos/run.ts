@@ -22,6 +22,7 @@ import {
   BRIDGE_DOWN_MS,
   FaultLog,
   geminiFaults,
+  urlFetchFaults,
   planProcessFaults,
   type TemporalFault,
   RATES,
@@ -32,7 +33,8 @@ import {
 import { checkInvariants, type SubmittedJob, type Verdict } from './invariants';
 
 /**
- * `npm run chaos [-- --quick] [--seed N] [--json FILE] [--engine dev|cluster] [--workers N] [--bridges N]`: jobs
+ * `npm run chaos [-- --quick] [--seed N] [--json FILE] [--engine dev|cluster] [--workers N] [--bridges N]
+ * [--source-mode url|inline]`: jobs
  * submitted through Redis to workers and bridges running as their own processes, while processes are killed,
  * servers restarted and the stand-ins misbehave; then every invariant of the pipeline is checked over what is left.
  * On `--engine cluster` Temporal is the real server on PostgreSQL, whose history and frontend are killed and which
@@ -47,8 +49,14 @@ const { values: flags } = parseArgs({
     engine: { type: 'string', default: 'dev' },
     workers: { type: 'string' },
     bridges: { type: 'string' },
+    // The workers' GEMINI_SOURCE_MODE: by URL (the default, with Gemini's fetches failing at a rate) or inline.
+    'source-mode': { type: 'string', default: 'url' },
   },
 });
+if (flags['source-mode'] !== 'url' && flags['source-mode'] !== 'inline') {
+  throw new Error(`--source-mode must be url or inline, got ${flags['source-mode']}`);
+}
+const SOURCE_MODE: 'url' | 'inline' = flags['source-mode'];
 if (flags.engine !== 'dev' && flags.engine !== 'cluster') {
   throw new Error(`--engine must be dev or cluster, got ${flags.engine}`);
 }
@@ -124,6 +132,8 @@ async function main(): Promise<number> {
   try {
     await applyMigrations(pool);
     gemini.respondWith(geminiFaults(random, faults));
+    // A generator of its own, so a seed's other faults stay what they were before this one existed.
+    gemini.failUrlFetches(urlFetchFaults(seededRandom(seed + 1), faults));
     storage.failUploadsWhen(storageFaults(random, faults));
     const schedule = planProcessFaults(
       random,
@@ -225,6 +235,7 @@ class Processes {
       GEMINI_API_KEY: FAKE_GEMINI_KEY,
       GEMINI_BASE_URL: this.gemini.baseUrl,
       GEMINI_TIMEOUT_MS: String(GEMINI_TIMEOUT_MS),
+      GEMINI_SOURCE_MODE: SOURCE_MODE,
       WORKFLOW_BUNDLE_PATH: this.bundlePath,
       LOG_LEVEL: 'info',
     });
@@ -460,6 +471,7 @@ function report(
     seed,
     quick: flags.quick,
     engine: ENGINE,
+    source_mode: SOURCE_MODE,
     workers: WORKERS,
     bridges: BRIDGES,
     temporal_restarts: temporalRestarts,

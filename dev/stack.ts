@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities, type Activities } from '../src/activities';
 import { createJobStore } from '../src/activities/database';
-import { createGeminiClient, createImageGenerator } from '../src/activities/gemini';
+import { createGeminiClient, createImageGenerator, type SourceMode } from '../src/activities/gemini';
 import { createImageStore, createStorageClient } from '../src/activities/storage';
 import { Secret } from '../src/secret';
 import { GeminiStandIn } from './stand-ins/gemini';
@@ -35,6 +35,7 @@ export async function startStack(
     maxImagesPerJob?: number;
     /** The PostgreSQL that gets the stack's database; default the tests' one (TEST_DATABASE_URL). */
     databaseAdminUrl?: string;
+    sourceMode?: SourceMode;
   } = {},
 ): Promise<Stack> {
   const [db, gemini, storage, temporal] = await Promise.all([
@@ -59,6 +60,8 @@ export async function startStack(
       }),
       { model: 'gemini-2.5-flash-image', timeoutMs: options.geminiTimeoutMs ?? 10_000 },
     ),
+    sourceMode: options.sourceMode ?? 'url',
+    geminiTimeoutMs: options.geminiTimeoutMs ?? 10_000,
     maxImagesPerJob: options.maxImagesPerJob ?? 10,
     imageConcurrency: 4,
     secrets: [FAKE_GEMINI_KEY, FAKE_SERVICE_KEY],

@@ -61,6 +61,9 @@ const workerEnv = z.object({
   // Below the Gemini activity's 5-minute start-to-close timeout, so the SDK's timeout is the one that fires.
   GEMINI_TIMEOUT_MS: positiveInt(120_000).pipe(z.number().max(240_000, 'must be at most 240000 ms')),
   GEMINI_MAX_CONCURRENT_CALLS: positiveInt(8),
+  // How the source image reaches Gemini: a signed Storage URL Gemini fetches itself, or base64 in the request
+  // (for a Storage that Gemini cannot reach).
+  GEMINI_SOURCE_MODE: z.enum(['url', 'inline'], { error: 'must be url or inline' }).default('url'),
   // The project's quota: enforced by the Temporal server for the Gemini task queue, across every worker.
   GEMINI_REQUESTS_PER_MINUTE: positiveInt(500),
   MAX_IMAGES_PER_JOB: positiveInt(10),
@@ -145,6 +148,7 @@ export function loadWorkerConfig(env: Env = process.env) {
       apiVersion: e.GEMINI_API_VERSION,
       timeoutMs: e.GEMINI_TIMEOUT_MS,
       maxConcurrentCalls: e.GEMINI_MAX_CONCURRENT_CALLS,
+      sourceMode: e.GEMINI_SOURCE_MODE,
       requestsPerMinute: e.GEMINI_REQUESTS_PER_MINUTE,
     },
     pipeline: { maxImagesPerJob: e.MAX_IMAGES_PER_JOB, imageConcurrency: e.IMAGE_CONCURRENCY_PER_JOB },

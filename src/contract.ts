@@ -81,6 +81,8 @@ export const FailureType = {
   geminiRejected: 'GeminiRejected',
   geminiRateLimited: 'GeminiRateLimited',
   geminiUnavailable: 'GeminiUnavailable',
+  /** Gemini could not use the source by its URL; the worker sends it inline instead, so this rarely leaves it. */
+  geminiSourceUrlUnusable: 'GeminiSourceUrlUnusable',
   storageUnavailable: 'StorageUnavailable',
   storageRejected: 'StorageRejected',
   databasePermanent: 'DatabasePermanent',

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { MAX_SOURCE_IMAGE_BYTES, type JobPlan, type StoredImage } from '../src/activities';
+import { createGeminiClient, createImageGenerator } from '../src/activities/gemini';
 import { scrubSecrets } from '../src/activities/scrub-secrets';
+import { Secret } from '../src/secret';
 import { FailureType } from '../src/contract';
 import { noiseJpeg, noisePng } from '../dev/stand-ins/images';
 import { insertAttachment } from '../dev/seed';
@@ -164,6 +166,7 @@ describe('generateImage', () => {
       imageMimeType: 'image/png',
       imageBytes: seeded.sourceBytes.length,
       imageSha256: createHash('sha256').update(seeded.sourceBytes).digest('hex'),
+      sourceVia: 'url',
     });
     const stored = stack.storage.get(BUCKET, image.path)!;
     expect(stored.contentType).toBe('image/jpeg');
@@ -192,12 +195,113 @@ describe('generateImage', () => {
     expect(stack.storage.get(BUCKET, image.path)!.bytes.length).toBe(image.size);
   });
 
-  test('source bytes are downloaded once per worker for all the images of a job', async () => {
+  test('by URL, the worker reads the source only to load the job; each call signs its own URL, outliving it', async () => {
     const seeded = await seedJob(stack);
     const plan = await loadPlan(seeded.jobId);
+    const before = stack.gemini.requests.length;
     await Promise.all(['a', 'b', 'c'].map((s) => generate(plan, `generated_1700000000003_shared${s}`)));
-    const downloads = stack.storage.requests.filter((r) => r.method === 'GET' && r.path === seeded.sourcePath);
-    expect(downloads).toHaveLength(1);
+    const routes = stack.storage.requests.filter((r) => r.path === seeded.sourcePath).map((r) => r.route);
+    expect(routes.filter((route) => route === 'download')).toHaveLength(1);
+    expect(routes.filter((route) => route === 'sign')).toHaveLength(3);
+    const signings = stack.storage.requests.filter((r) => r.route === 'sign' && r.path === seeded.sourcePath);
+    // The stack's Gemini timeout is 1 s: every URL lives past it.
+    for (const signing of signings) expect(signing.expiresIn).toBeGreaterThan(1);
+    const urls = stack.gemini.requests.slice(before).map((r) => r.fileUri);
+    expect(new Set(urls).size).toBe(3);
+  });
+
+  describe('a source URL Gemini cannot use: the image is made inline in the same attempt, paid for once', () => {
+    async function fallback(stem: string, prepare: (plan: JobPlan, sourcePath: string) => void) {
+      const seeded = await seedJob(stack);
+      const plan = await loadPlan(seeded.jobId);
+      const before = stack.gemini.requests.length;
+      const warnings: string[] = [];
+      prepare(plan, seeded.sourcePath);
+      try {
+        const logger = {
+          ...quietLogger,
+          warn: (message: string, meta?: unknown) => void warnings.push(`${message} ${JSON.stringify(meta)}`),
+        };
+        const image: StoredImage = await new MockActivityEnvironment(undefined, { logger }).run(
+          stack.activities.imageGeneration.generateImage,
+          { jobId: plan.jobId, prompt: plan.prompt, source: plan.source, target: { folder: plan.outputFolder, stem } },
+        );
+        const calls = stack.gemini.requests.slice(before);
+        expect(calls.map((c) => [c.sourceVia, c.status])).toEqual([
+          ['url', 400],
+          ['inline', 200],
+        ]);
+        expect(calls.filter((c) => c.answerSha256)).toHaveLength(1);
+        expect(stack.storage.get(BUCKET, image.path)).toBeDefined();
+        // The URL is a credential: its token reaches no log line.
+        const token = new URL(calls[0]!.fileUri!).searchParams.get('token')!;
+        expect(warnings).toEqual([expect.stringContaining('Gemini could not use the source by its URL')]);
+        expect(warnings.join('\n')).not.toContain(token);
+        return { call: calls[0]!, inlineSha256: calls[1]!.imageSha256, sourceBytes: seeded.sourceBytes };
+      } finally {
+        stack.storage.signedUrlLifetimeMs = undefined;
+        stack.gemini.failUrlFetches(undefined);
+      }
+    }
+
+    const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+    test('expired', async () => {
+      const made = await fallback('generated_1700000000006_expird', () => (stack.storage.signedUrlLifetimeMs = -1));
+      expect(made.call.sourceFailure).toBe('unfetchable');
+      expect(made.inlineSha256).toBe(sha(made.sourceBytes));
+    });
+
+    test('unreachable', async () => {
+      const made = await fallback('generated_1700000000006_unreac', () => stack.gemini.failUrlFetches(() => true));
+      expect(made.call.sourceFailure).toBe('unfetchable');
+      expect(made.inlineSha256).toBe(sha(made.sourceBytes));
+    });
+
+    test('not an image: the bytes Storage holds go inline, for Gemini to judge', async () => {
+      const page = Buffer.from('<html>not here</html>');
+      const made = await fallback('generated_1700000000006_notimg', (_plan, path) => {
+        stack.storage.put(BUCKET, path, page, 'image/png');
+      });
+      expect(made.call.sourceFailure).toBe('not-an-image');
+      expect(made.inlineSha256).toBe(sha(page));
+    });
+  });
+
+  /** The product's Gemini client on its own, for what it makes of an answer. */
+  function geminiWithKey(apiKey: string) {
+    const settings = { model: 'gemini-2.5-flash-image', timeoutMs: 1_000 };
+    const client = createGeminiClient({
+      ...settings,
+      apiKey: new Secret(apiKey),
+      baseUrl: stack.gemini.baseUrl,
+      apiVersion: stack.gemini.apiVersion,
+    });
+    return createImageGenerator(client, settings);
+  }
+
+  test("an answer quoting the URL: the URL and its token are cut out of the failure's message and stack", async () => {
+    const gemini = geminiWithKey(FAKE_GEMINI_KEY);
+    const url = 'ftp://storage.example/object/sign/attachments/x.png?token=SIGNED-TOKEN-123';
+    const failure = await failureOf(
+      gemini.generateVariation('a hat', { url, mimeType: 'image/png' }, { imageKey: 'j/s' }),
+    );
+    expect(failure).toMatchObject({ type: FailureType.geminiSourceUrlUnusable });
+    expect(failure.message).toBe(
+      'Gemini could not use the source image by its URL: Unsupported file uri: [signed URL]',
+    );
+    expect(`${failure.message}\n${failure.stack}`).not.toContain('SIGNED-TOKEN-123');
+    expect(stack.gemini.requests.at(-1)).toMatchObject({ sourceFailure: 'unsupported-uri', status: 400 });
+  });
+
+  test('a rejected API key is not taken for a URL problem', async () => {
+    const wrongKey = geminiWithKey('not-the-key');
+    const url = 'http://127.0.0.1:9/object/sign/attachments/x.png?token=abc';
+    const failure = await failureOf(
+      wrongKey.generateVariation('a hat', { url, mimeType: 'image/png' }, { imageKey: 'job/stem' }),
+    );
+    expect(failure).toMatchObject({ type: FailureType.geminiRejected, nonRetryable: true });
+    expect(failure.message).toMatch(/^Gemini answered 400 INVALID_ARGUMENT: API key not valid/);
   });
 
   test('a 429 is waited out within the attempt, for as long as the server asked', async () => {
@@ -252,7 +356,6 @@ describe('generateImage', () => {
       true,
       /^Gemini's image part is not a usable image/,
     ],
-    [{ kind: 'invalid-argument' } as const, FailureType.geminiRejected, true, /^Gemini answered 400 INVALID_ARGUMENT/],
   ])('Gemini answering %j is %s (non-retryable: %s)', async (behaviour, type, nonRetryable, message) => {
     const plan = await loadPlan((await seedJob(stack)).jobId);
     stack.gemini.enqueue(behaviour);
@@ -261,6 +364,51 @@ describe('generateImage', () => {
     expect(failure).toMatchObject({ type, nonRetryable });
     expect(failure.message).toMatch(message);
     expect(stack.storage.list(BUCKET, plan.outputFolder)).toEqual([]);
+  });
+
+  test('a request Gemini rejects by URL and again inline is GeminiRejected, non-retryable, unpaid', async () => {
+    const plan = await loadPlan((await seedJob(stack)).jobId);
+    const before = stack.gemini.requests.length;
+    stack.gemini.enqueue({ kind: 'invalid-argument' }, { kind: 'invalid-argument' });
+    const failure = await failureOf(generate(plan, 'generated_1700000000007_reject'));
+    expect(failure).toMatchObject({ type: FailureType.geminiRejected, nonRetryable: true });
+    expect(failure.message).toMatch(/^Gemini answered 400 INVALID_ARGUMENT: Unable to process input image/);
+    const calls = stack.gemini.requests.slice(before);
+    expect(calls.map((c) => [c.sourceVia, c.status, c.answerSha256])).toEqual([
+      ['url', 400, undefined],
+      ['inline', 400, undefined],
+    ]);
+  });
+});
+
+describe('generateImage with GEMINI_SOURCE_MODE=inline', () => {
+  let inline: Stack;
+  beforeAll(async () => {
+    inline = await startStack({ geminiTimeoutMs: 1_000, sourceMode: 'inline' });
+  });
+  afterAll(async () => {
+    await inline?.stop();
+  });
+
+  test('the source is downloaded once per worker for all the images of a job and sent inline, no URL signed', async () => {
+    const seeded = await seedJob(inline);
+    const loaded = await run(inline.activities.jobSteps.loadJob, seeded.jobId);
+    if (loaded.state !== 'ready') throw new Error(`job is ${loaded.state}`);
+    const { plan } = loaded;
+    await Promise.all(
+      ['a', 'b', 'c'].map((s) =>
+        run(inline.activities.imageGeneration.generateImage, {
+          jobId: plan.jobId,
+          prompt: plan.prompt,
+          source: plan.source,
+          target: { folder: plan.outputFolder, stem: `generated_1700000000008_inline${s}` },
+        }),
+      ),
+    );
+    const routes = inline.storage.requests.filter((r) => r.path === seeded.sourcePath).map((r) => r.route);
+    expect(routes).toEqual(['download']);
+    const sha = createHash('sha256').update(seeded.sourceBytes).digest('hex');
+    expect(inline.gemini.requests.map((r) => [r.sourceVia, r.imageSha256])).toEqual(Array(3).fill(['inline', sha]));
   });
 });
 
@@ -271,6 +419,17 @@ describe('secrets', () => {
       const text = `${(error as Error).message}\n${(error as Error).stack}\n${JSON.stringify(error)}`;
       expect(text).not.toContain(FAKE_GEMINI_KEY);
       expect(text).not.toContain(FAKE_SERVICE_KEY);
+    }
+  });
+
+  test('no error thrown by any activity in this file holds a signed URL or its token', () => {
+    const tokens = stack.gemini.requests.flatMap((r) =>
+      r.fileUri ? [new URL(r.fileUri).searchParams.get('token')!] : [],
+    );
+    expect(tokens.length).toBeGreaterThan(5);
+    for (const error of errors) {
+      const text = `${(error as Error).message}\n${(error as Error).stack}\n${JSON.stringify(error)}`;
+      for (const token of tokens) expect(text).not.toContain(token);
     }
   });
 

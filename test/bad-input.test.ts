@@ -464,7 +464,7 @@ describe('mergedImageAttachId (the source image)', () => {
     );
   });
 
-  test("larger than Gemini's 20 MB inline limit", async () => {
+  test("larger than Gemini's 100 MB inline limit", async () => {
     const source = Buffer.concat([noisePng(8, 8), Buffer.alloc(MAX_SOURCE_IMAGE_BYTES - 50)]);
     expect(source.length).toBeGreaterThan(MAX_SOURCE_IMAGE_BYTES);
     await expectInvalid(

@@ -19,6 +19,7 @@ describe('loadWorkerConfig', () => {
       apiVersion: 'v1beta',
       timeoutMs: 120000,
       maxConcurrentCalls: 8,
+      sourceMode: 'url',
     });
     expect(config.pipeline).toEqual({ maxImagesPerJob: 10, imageConcurrency: 4 });
     expect(config.tracing).toEqual({ otlpEndpoint: undefined });
@@ -35,6 +36,10 @@ describe('loadWorkerConfig', () => {
     );
   });
 
+  test('the source goes to Gemini inline when asked to', () => {
+    expect(loadWorkerConfig({ ...complete, GEMINI_SOURCE_MODE: 'inline' }).gemini.sourceMode).toBe('inline');
+  });
+
   test('names each missing or invalid variable, and never prints a value', () => {
     let error: unknown;
     try {
@@ -42,6 +47,7 @@ describe('loadWorkerConfig', () => {
         DATABASE_URL: 'mysql://root:hunter2@x/y',
         GEMINI_TIMEOUT_MS: '-5',
         GEMINI_API_VERSION: 'latest',
+        GEMINI_SOURCE_MODE: 'files',
         SUPABASE_URL: '   ',
       });
     } catch (e) {
@@ -55,6 +61,7 @@ describe('loadWorkerConfig', () => {
       'GEMINI_API_KEY is required',
       'GEMINI_API_VERSION must be an API version such as v1beta',
       'GEMINI_TIMEOUT_MS must be a positive integer',
+      'GEMINI_SOURCE_MODE must be url or inline',
     ]);
     expect((error as Error).message).not.toContain('hunter2');
   });

@@ -99,10 +99,15 @@ test('SIGKILL mid-job: a new worker finishes it exactly once', async () => {
   for (const sha of storedAnswers) expect(answers.has(sha)).toBe(true);
   expect(new Set(storedAnswers).size).toBe(QUANTITY);
 
-  // Neither worker's log carries a credential.
+  // Neither worker's log carries a credential, nor any signed source URL's token (the source went by URL).
+  const tokens = stack.gemini.requests.flatMap((r) =>
+    r.fileUri ? [new URL(r.fileUri).searchParams.get('token')!] : [],
+  );
+  expect(tokens.length).toBeGreaterThanOrEqual(QUANTITY);
   for (const worker of workers) {
     expect(worker.output()).not.toContain(FAKE_GEMINI_KEY);
     expect(worker.output()).not.toContain(FAKE_SERVICE_KEY);
+    for (const token of tokens) expect(worker.output()).not.toContain(token);
   }
 }, 180_000);
 

@@ -144,6 +144,39 @@ test('some made: completed, the blocked image counted as failed and not retried'
   expect(history).not.toContain(FAKE_SERVICE_KEY);
 });
 
+test('a source URL Gemini cannot fetch: that image goes inline in the same attempt, and no URL reaches the history', async () => {
+  const job = await seedJob(stack, { quantity: 2 });
+  let fetches = 0;
+  stack.gemini.failUrlFetches(() => fetches++ === 0);
+  const before = stack.gemini.requests.length;
+  try {
+    const { value } = await runJob(job, 'url-fallback', 1);
+    expect(value).toMatchObject({ status: 'completed', completedImages: 2, failedImages: 0 });
+  } finally {
+    stack.gemini.failUrlFetches(undefined);
+  }
+  const calls = stack.gemini.requests.slice(before);
+  expect(calls.map((c) => [c.sourceVia, c.status])).toEqual([
+    ['url', 400],
+    ['inline', 200],
+    ['url', 200],
+  ]);
+  expect(calls[0]!.imageKey).toBe(calls[1]!.imageKey);
+  const history = await stack.temporal!.client.workflow.getHandle(workflowIdForJob(job.jobId)).fetchHistory();
+  // The fallback cost no retry: every activity of the job ran once.
+  const attempts = history.events!.flatMap((e) =>
+    e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt] : [],
+  );
+  expect(attempts.length).toBeGreaterThan(0);
+  expect(new Set(attempts)).toEqual(new Set([1]));
+  const text = JSON.stringify(history);
+  for (const call of calls.filter((c) => c.fileUri)) {
+    expect(text).not.toContain(new URL(call.fileUri!).searchParams.get('token'));
+    expect(text).not.toContain(call.fileUri);
+  }
+  expect(text).not.toContain('/object/sign/');
+});
+
 test('none made: job and production failed, the workflow fails with NoImagesGenerated', async () => {
   const job = await seedJob(stack, { quantity: 2 });
   stack.gemini.enqueue({ kind: 'text-only' }, { kind: 'prompt-blocked' });

@@ -91,6 +91,7 @@ describe('GeminiStandIn driven by @google/genai', () => {
         imageMimeType: 'image/png',
         imageBytes: INPUT_PNG.length,
         imageSha256: sha256(INPUT_PNG),
+        sourceVia: 'inline',
         behaviour: 'image',
         status: 200,
         answerSha256: sha256(image.bytes),
@@ -304,6 +305,91 @@ describe('GeminiStandIn driven by @google/genai', () => {
     expect(error.status).toBe(404);
     expect(double.requests).toEqual([]);
     expect(answeredImage(await generate()).bytes.subarray(0, 8)).toEqual(PNG_SIGNATURE);
+  });
+});
+
+describe('GeminiStandIn fetching fileData.fileUri as Gemini does, from signed Storage URLs', () => {
+  let gemini: GeminiStandIn;
+  let storage: StorageStandIn;
+  const SERVICE_KEY = 'service-key';
+
+  beforeEach(async () => {
+    [gemini, storage] = await Promise.all([GeminiStandIn.start(), StorageStandIn.start({ serviceKey: SERVICE_KEY })]);
+  });
+  afterEach(() => Promise.all([gemini.stop(), storage.stop()]));
+
+  async function signedUrl(path: string, bytes: Buffer, contentType: string): Promise<string> {
+    storage.put('attachments', path, bytes, contentType);
+    const client = createClient(storage.url, SERVICE_KEY, { auth: { persistSession: false } }).storage;
+    const { data, error } = await client.from('attachments').createSignedUrl(path, 60);
+    if (error) throw error;
+    return data.signedUrl;
+  }
+
+  function generateFrom(fileUri: string): Promise<GenerateContentResponse> {
+    const ai = new GoogleGenAI({
+      apiKey: GEMINI_KEY,
+      httpOptions: { baseUrl: gemini.baseUrl, apiVersion: gemini.apiVersion, timeout: 5000 },
+    });
+    return ai.models.generateContent({
+      model: MODEL,
+      contents: [{ role: 'user', parts: [{ text: 'a hat' }, { fileData: { mimeType: 'image/png', fileUri } }] }],
+      config: { responseModalities: ['TEXT', 'IMAGE'] },
+    });
+  }
+
+  async function rejection(fileUri: string): Promise<{ status: number; error: unknown }> {
+    const error = await rejectionOf(generateFrom(fileUri));
+    expect(error).toBeInstanceOf(ApiError);
+    return {
+      status: (error as ApiError).status,
+      error: (JSON.parse((error as ApiError).message) as { error: unknown }).error,
+    };
+  }
+
+  const cannotFetch = { code: 400, status: 'INVALID_ARGUMENT', message: 'Cannot fetch content from the provided URL.' };
+
+  it('reads the image behind a signed URL and answers as for inline data', async () => {
+    const url = await signedUrl('sources/a.png', INPUT_PNG, 'image/png');
+    const response = await generateFrom(url);
+    expect(response.candidates?.[0]?.content?.parts?.[0]?.inlineData?.mimeType).toBe('image/png');
+    expect(gemini.requests).toMatchObject([
+      { sourceVia: 'url', fileUri: url, imageBytes: INPUT_PNG.length, imageSha256: sha256(INPUT_PNG), status: 200 },
+    ]);
+    expect(storage.requests.map((r) => r.route)).toEqual(['sign', 'signed-download']);
+  });
+
+  it('an expired signed URL: 400 INVALID_ARGUMENT, the model never runs', async () => {
+    storage.signedUrlLifetimeMs = -1;
+    expect(await rejection(await signedUrl('sources/b.png', INPUT_PNG, 'image/png'))).toEqual({
+      status: 400,
+      error: cannotFetch,
+    });
+    expect(gemini.requests).toMatchObject([{ sourceFailure: 'unfetchable', status: 400 }]);
+    expect(gemini.requests[0]!.answerSha256).toBeUndefined();
+  });
+
+  it('an unreachable URL: the same 400', async () => {
+    const closed = await GeminiStandIn.start();
+    const url = `${closed.baseUrl}/gone.png`;
+    await closed.stop();
+    expect(await rejection(url)).toEqual({ status: 400, error: cannotFetch });
+  });
+
+  it('a URL that holds no image: 400 INVALID_ARGUMENT, unable to process the image', async () => {
+    const { status, error } = await rejection(await signedUrl('sources/c.png', Buffer.from('<html>'), 'image/png'));
+    expect({ status, error }).toMatchObject({ status: 400, error: { status: 'INVALID_ARGUMENT' } });
+    expect((error as { message: string }).message).toMatch(/^Unable to process input image/);
+    expect(gemini.requests).toMatchObject([{ sourceFailure: 'not-an-image' }]);
+  });
+
+  it('fails fetches when told to, as chaos runs ask, without reading the URL', async () => {
+    gemini.failUrlFetches(() => true);
+    expect(await rejection(await signedUrl('sources/d.png', INPUT_PNG, 'image/png'))).toEqual({
+      status: 400,
+      error: cannotFetch,
+    });
+    expect(storage.requests.map((r) => r.route)).toEqual(['sign']);
   });
 });
 

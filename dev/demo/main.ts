@@ -110,6 +110,11 @@ async function main(once: boolean): Promise<number> {
       say();
     } else {
       say(`  Gemini:    ${env.GEMINI_MODEL ?? 'gemini-2.5-flash-image'} with the GEMINI_API_KEY from the environment`);
+      // The real Gemini cannot fetch a URL of this machine's Storage folder: the source goes inline.
+      if (localStorage && !env.GEMINI_SOURCE_MODE) {
+        env.GEMINI_SOURCE_MODE = 'inline';
+        say('  Source:    sent inline (GEMINI_SOURCE_MODE=inline): Gemini cannot reach the local Storage');
+      }
     }
     let uiUrl = env.TEMPORAL_UI_URL;
     if (!env.TEMPORAL_ADDRESS) {

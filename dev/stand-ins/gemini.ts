@@ -3,6 +3,7 @@ import http from 'node:http';
 import { closeServer, headerValue, listenOnLoopback, readBody, sendJson, serve, waitUnlessClientGone } from './http';
 import { noiseJpeg, noisePng, noiseWebp, pngStamper, type EncodedImage } from './images';
 import { variationOf } from './variations';
+import { sniffImageType } from '../../src/activities/image-type';
 
 /*
  * A local stand-in for the Gemini API `models.generateContent` endpoint, speaking the wire shapes that
@@ -31,6 +32,12 @@ export interface GeminiRequestRecord {
   imageMimeType: string | undefined;
   imageBytes: number;
   imageSha256: string | undefined;
+  /** How the source image came: in the request, or by `fileData.fileUri`, which the stand-in fetched. */
+  sourceVia: 'inline' | 'url' | undefined;
+  /** The `fileUri` sent, kept so tests can check the signed URL never reaches a log or a history. */
+  fileUri?: string;
+  /** Why the source behind `fileUri` could not be used; the call was answered 400 INVALID_ARGUMENT. */
+  sourceFailure?: SourceFailure;
   behaviour: GeminiBehaviour['kind'];
   /** The product's `x-quel-image-key` header: which image (`{jobId}/{stem}`) the call was for. */
   imageKey: string | undefined;
@@ -58,6 +65,9 @@ export interface GeminiStandInOptions {
 }
 
 type BehaviourChooser = (request: { index: number; prompt: string; model: string }) => GeminiBehaviour;
+export type SourceFailure = 'unfetchable' | 'unsupported-uri' | 'not-an-image';
+/** True when this `fileUri` fetch is to fail as if the URL could not be reached (chaos runs). */
+export type UrlFetchFaultChooser = () => boolean;
 
 interface Answer {
   status: number;
@@ -73,7 +83,11 @@ interface ParsedRequest {
   prompt: string;
   imageMimeType: string | undefined;
   image: Buffer | undefined;
+  fileUri: string | undefined;
 }
+
+/** How long the stand-in waits for a `fileUri` before calling it unreachable. */
+const FILE_URI_TIMEOUT_MS = 30_000;
 
 const ONE_PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 const GENERATE_CONTENT_PATH = /^\/([^/]+)\/models\/([^/]+):generateContent$/;
@@ -88,6 +102,7 @@ export class GeminiStandIn {
   private stampPng?: (text: string) => EncodedImage;
   private readonly queue: GeminiBehaviour[] = [];
   private chooser: BehaviourChooser | undefined;
+  private urlFetchFaults: UrlFetchFaultChooser | undefined;
 
   private constructor(
     private readonly server: http.Server,
@@ -115,6 +130,11 @@ export class GeminiStandIn {
     this.chooser = chooser;
   }
 
+  /** Fails `fileUri` fetches whenever the chooser says so; undefined fetches every one. */
+  failUrlFetches(chooser: UrlFetchFaultChooser | undefined): void {
+    this.urlFetchFaults = chooser;
+  }
+
   stop(): Promise<void> {
     return closeServer(this.server);
   }
@@ -130,21 +150,51 @@ export class GeminiStandIn {
     const model = decodeURIComponent(route[2] ?? '');
     const apiKey = headerValue(req, 'x-goog-api-key');
     const parsed = parseGenerateContentBody(body);
+    // Like Gemini, the key and the JSON are checked first, then the file behind the URL is fetched.
+    const keyOrJson = rejectionOf(this.options.apiKey, apiKey, parsed);
+    const sourceFailure = keyOrJson || !parsed?.fileUri ? undefined : await this.fetchSource(parsed);
+    const rejection = keyOrJson ?? (sourceFailure && sourceRejection(sourceFailure, parsed!.fileUri!));
     const index = this.requests.length;
-    const rejection = rejectionOf(this.options.apiKey, apiKey, parsed);
     // A rejected request never reaches the model, so it consumes no queued behaviour.
     const behaviour: GeminiBehaviour = rejection
       ? { kind: 'invalid-argument' }
       : this.nextBehaviour({ index, prompt: parsed?.prompt ?? '', model });
     const record = recordOf(index, model, apiKey, parsed, behaviour.kind);
     record.imageKey = headerValue(req, 'x-quel-image-key');
+    if (sourceFailure) record.sourceFailure = sourceFailure;
     this.requests.push(record);
+    if (sourceFailure) {
+      // Refused before the model ran: no latency of the model's to wait for.
+      record.status = rejection!.status;
+      sendAnswer(res, rejection!);
+      return;
+    }
     if (behaviour.kind === 'hang') return; // the socket is released when the client aborts or on stop()
     if (!(await waitUnlessClientGone(res, this.latencyMs))) return;
     const answer = rejection ?? this.answerTo(behaviour, model, parsed);
     record.status = answer.status;
     if (answer.answerSha256) record.answerSha256 = answer.answerSha256;
     sendAnswer(res, answer);
+  }
+
+  /**
+   * Fetches `fileUri` as Gemini would (no credentials but the URL's own) into `parsed.image`; says why it failed
+   * when the URL is expired, denied, unreachable, or does not hold an image.
+   */
+  private async fetchSource(parsed: ParsedRequest): Promise<SourceFailure | undefined> {
+    if (!/^https?:\/\//.test(parsed.fileUri!)) return 'unsupported-uri';
+    if (this.urlFetchFaults?.()) return 'unfetchable';
+    let bytes: Buffer;
+    try {
+      const response = await fetch(parsed.fileUri!, { signal: AbortSignal.timeout(FILE_URI_TIMEOUT_MS) });
+      bytes = Buffer.from(await response.arrayBuffer());
+      if (!response.ok) return 'unfetchable';
+    } catch {
+      return 'unfetchable';
+    }
+    if (!(await sniffImageType(bytes)).supported) return 'not-an-image';
+    parsed.image = bytes;
+    return undefined;
   }
 
   private nextBehaviour(request: { index: number; prompt: string; model: string }): GeminiBehaviour {
@@ -231,6 +281,8 @@ function recordOf(
     imageMimeType: parsed?.imageMimeType,
     imageBytes: parsed?.image?.length ?? 0,
     imageSha256: parsed?.image ? sha256(parsed.image) : undefined,
+    sourceVia: parsed?.fileUri ? 'url' : parsed?.image ? 'inline' : undefined,
+    ...(parsed?.fileUri && { fileUri: parsed.fileUri }),
     behaviour,
     imageKey: undefined,
     status: 0,
@@ -240,9 +292,10 @@ function recordOf(
 interface WirePart {
   text?: unknown;
   inlineData?: { mimeType?: unknown; data?: unknown };
+  fileData?: { mimeType?: unknown; fileUri?: unknown };
 }
 
-/** Reads the prompt (text parts joined by newlines) and the first inline image; undefined if not JSON. */
+/** Reads the prompt (text parts joined by newlines) and the first image, inline or by URI; undefined if not JSON. */
 function parseGenerateContentBody(body: Buffer): ParsedRequest | undefined {
   let json: { contents?: { parts?: WirePart[] }[] };
   try {
@@ -253,10 +306,13 @@ function parseGenerateContentBody(body: Buffer): ParsedRequest | undefined {
   const parts = (json.contents ?? []).flatMap((content) => content.parts ?? []);
   const texts = parts.flatMap((part) => (typeof part.text === 'string' ? [part.text] : []));
   const inline = parts.find((part) => typeof part.inlineData?.data === 'string')?.inlineData;
+  const file = parts.find((part) => typeof part.fileData?.fileUri === 'string')?.fileData;
+  const mimeType = inline?.mimeType ?? file?.mimeType;
   return {
     prompt: texts.join('\n'),
-    imageMimeType: typeof inline?.mimeType === 'string' ? inline.mimeType : undefined,
+    imageMimeType: typeof mimeType === 'string' ? mimeType : undefined,
     image: inline ? Buffer.from(inline.data as string, 'base64') : undefined,
+    fileUri: !inline && file ? (file.fileUri as string) : undefined,
   };
 }
 
@@ -353,6 +409,19 @@ function badImage(): Answer {
     'INVALID_ARGUMENT',
     'Unable to process input image. Please retry or report in https://developers.generativeai.google/guide/troubleshooting',
   );
+}
+
+/** Gemini's answers when the file behind `fileUri` cannot be used. */
+function sourceRejection(failure: SourceFailure, fileUri: string): Answer {
+  switch (failure) {
+    case 'unfetchable':
+      return apiError(400, 'INVALID_ARGUMENT', 'Cannot fetch content from the provided URL.');
+    case 'unsupported-uri':
+      // Gemini quotes the URI back, signature and all.
+      return apiError(400, 'INVALID_ARGUMENT', `Unsupported file uri: ${fileUri}`);
+    case 'not-an-image':
+      return badImage();
+  }
 }
 
 /** The real API checks the key, then the JSON, before anything else. */

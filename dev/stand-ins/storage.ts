@@ -38,6 +38,8 @@ export interface StorageRequestRecord {
   bytes?: number;
   /** sha256 of an upload's bytes, set when it was stored. */
   sha256?: string;
+  /** The lifetime a signing asked for, in seconds. */
+  expiresIn?: number;
 }
 
 export type UploadFaultChooser = (path: string) => 500 | 502 | 503 | undefined;
@@ -105,6 +107,11 @@ export class StorageStandIn {
   /** Paths of WebSocket upgrade requests (Supabase realtime): a server-side Storage client must send none. */
   readonly upgradeRequests: string[] = [];
   latencyMs: number;
+  /**
+   * When set, URLs signed from now on live this long (negative: expired at birth) whatever their signing asked, so
+   * a test can hand Gemini an expired URL.
+   */
+  signedUrlLifetimeMs: number | undefined;
   private readonly buckets = new Map<string, Map<string, ObjectEntry>>();
   private readonly signedUrls = new Map<string, SignedUrlGrant>();
   private pendingFaults: { count: number; status: 500 | 502 | 503 } = { count: 0, status: 500 };
@@ -234,7 +241,7 @@ export class StorageStandIn {
       case 'remove':
         return this.remove(bucket, body);
       case 'sign':
-        return this.sign(bucket, path, body);
+        return this.sign(bucket, path, body, record);
       case 'unknown':
         return routeNotFound(req.method, requestUrl.pathname);
     }
@@ -360,12 +367,14 @@ export class StorageStandIn {
     return { status: 200, json: removed };
   }
 
-  private sign(bucket: string, path: string, body: Buffer): Answer {
+  private sign(bucket: string, path: string, body: Buffer, record: StorageRequestRecord): Answer {
     const expiresIn = (parseJson(body) as { expiresIn?: unknown } | undefined)?.expiresIn;
     if (typeof expiresIn !== 'number' || expiresIn < 1) return invalidRequest('body/expiresIn must be >= 1');
+    record.expiresIn = expiresIn;
     if (!this.buckets.get(bucket)?.has(path)) return noSuchKey();
     const token = randomBytes(24).toString('base64url');
-    this.signedUrls.set(token, { bucket, path, expiresAt: Date.now() + expiresIn * 1000 });
+    const lifetimeMs = this.signedUrlLifetimeMs ?? expiresIn * 1000;
+    this.signedUrls.set(token, { bucket, path, expiresAt: Date.now() + lifetimeMs });
     // The path goes back raw: storage-js runs encodeURI over the whole signed URL.
     return { status: 200, json: { signedURL: `/object/sign/${bucket}/${path}?token=${token}` } };
   }

@@ -1,6 +1,6 @@
 import type { JobStore } from './database';
 import { databaseFailure } from './database';
-import type { ImageGenerator } from './gemini';
+import type { ImageGenerator, SourceMode } from './gemini';
 import { createImageGeneration, type ImageGeneration } from './image-generation';
 import { createJobSteps, type JobSteps } from './job-steps';
 import { scrubSecrets } from './scrub-secrets';
@@ -11,6 +11,10 @@ export interface ActivityDependencies {
   db: JobStore;
   storage: ImageStore;
   gemini: ImageGenerator;
+  /** How the source reaches Gemini (GEMINI_SOURCE_MODE). */
+  sourceMode: SourceMode;
+  /** Gemini's per-call timeout (GEMINI_TIMEOUT_MS), which a signed source URL must outlast. */
+  geminiTimeoutMs: number;
   maxImagesPerJob: number;
   imageConcurrency: number;
   /** Values scrubbed from every error an activity throws. */

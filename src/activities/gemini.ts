@@ -14,11 +14,14 @@ export interface GeminiSettings {
   timeoutMs: number;
 }
 
-/** As Gemini takes it inline: base64, so a source shared by many calls is encoded once, not once per call. */
-export interface SourceImage {
-  base64: string;
-  mimeType: string;
-}
+/** Where the source image comes from: inline base64 in the request, or a URL Gemini fetches itself. */
+export type SourceMode = 'url' | 'inline';
+
+/**
+ * The source as Gemini takes it: by a signed URL (the request stays small; Gemini reads the bytes from Storage), or
+ * inline as base64, encoded once per source rather than once per call.
+ */
+export type SourceImage = { url: string; mimeType: string } | { base64: string; mimeType: string };
 
 export interface GeneratedImage {
   bytes: Buffer;
@@ -85,7 +88,9 @@ export function createImageGenerator(
               role: 'user',
               parts: [
                 { text: prompt + VARIATION_INSTRUCTION },
-                { inlineData: { mimeType: source.mimeType, data: source.base64 } },
+                'url' in source
+                  ? { fileData: { mimeType: source.mimeType, fileUri: source.url } }
+                  : { inlineData: { mimeType: source.mimeType, data: source.base64 } },
               ],
             },
           ],
@@ -99,7 +104,9 @@ export function createImageGenerator(
       } catch (error) {
         // Aborted by the activity's own cancellation: hand Temporal its reason, not a Gemini error.
         if (signal?.aborted) throw signal.reason;
-        throw classifyCallError(error, settings.timeoutMs);
+        throw 'url' in source
+          ? classifyUrlCallError(error, source.url, settings.timeoutMs)
+          : classifyCallError(error, settings.timeoutMs);
       }
       return takeImage(response);
     },
@@ -122,6 +129,9 @@ async function takeImage(response: GenerateContentResponse): Promise<GeneratedIm
     throw ApplicationFailure.nonRetryable(`Gemini answered without an image (${reason})`, FailureType.geminiNoImage);
   }
   const bytes = Buffer.from(inline.data, 'base64');
+  // The answer's 2 MB of base64 is garbage from here on: drop it from the parsed answer, which the SDK and this
+  // call's frames may keep reachable while the image is sniffed, uploaded and recorded.
+  inline.data = undefined;
   const type = await sniffImageType(bytes);
   if (!type.supported) {
     throw ApplicationFailure.nonRetryable(
@@ -133,13 +143,45 @@ async function takeImage(response: GenerateContentResponse): Promise<GeneratedIm
 }
 
 /**
+ * Gemini answers 400 INVALID_ARGUMENT when it cannot use the source behind a URL ("Cannot fetch content from the
+ * provided URL": expired, unreachable, denied; "Unable to process input image": not an image). Such a request was
+ * refused before the model ran, so nothing was paid for, and the same image sent inline may well succeed: the caller
+ * falls back to inline data. A rejected API key is not about the URL and stays a plain rejection. The URL is a
+ * credential, and the answer may quote it: it is cut out of every message.
+ */
+function classifyUrlCallError(error: unknown, url: string, timeoutMs: number): Error {
+  // Redacted as the failure is made, so its stack (which Temporal keeps in history too) never held the URL.
+  const failure = () => classifyCallError(error, timeoutMs, (text) => withoutUrl(text, url));
+  if (!(error instanceof ApiError) || error.status !== 400) return failure();
+  const body = parseErrorBody(error.message);
+  if (body.status !== 'INVALID_ARGUMENT' || body.reason === 'API_KEY_INVALID') return failure();
+  return ApplicationFailure.retryable(
+    `Gemini could not use the source image by its URL: ${withoutUrl(body.message, url)}`,
+    FailureType.geminiSourceUrlUnusable,
+  );
+}
+
+/** The signed URL, and any token it carries (quoted whole, decoded or re-encoded), as `[signed URL]`. */
+function withoutUrl(text: string, url: string): string {
+  return text
+    .split(url)
+    .join('[signed URL]')
+    .replace(/token=[^&\s"']+/g, 'token=[redacted]');
+}
+
+/** The fallback's trigger: this image's source must go inline. */
+export function isSourceUrlUnusable(error: unknown): boolean {
+  return error instanceof ApplicationFailure && error.type === FailureType.geminiSourceUrlUnusable;
+}
+
+/**
  * 429 waits for the server's RetryInfo delay; 5xx, timeouts and network errors retry with backoff; anything
  * else (invalid argument, bad key, unknown model) cannot succeed by trying again.
  */
-function classifyCallError(error: unknown, timeoutMs: number): Error {
+function classifyCallError(error: unknown, timeoutMs: number, redact = (text: string) => text): Error {
   if (error instanceof ApiError) {
     const body = parseErrorBody(error.message);
-    const detail = `Gemini answered ${error.status}${body.status ? ` ${body.status}` : ''}: ${body.message}`;
+    const detail = redact(`Gemini answered ${error.status}${body.status ? ` ${body.status}` : ''}: ${body.message}`);
     if (error.status === 429) {
       return ApplicationFailure.create({
         message: detail,
@@ -155,7 +197,7 @@ function classifyCallError(error: unknown, timeoutMs: number): Error {
   if (causes(error).some((cause) => cause.name === 'AbortError')) {
     return ApplicationFailure.retryable(`Gemini did not answer within ${timeoutMs} ms`, FailureType.geminiUnavailable);
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = redact(error instanceof Error ? error.message : String(error));
   return ApplicationFailure.retryable(`Gemini could not be reached: ${message}`, FailureType.geminiUnavailable);
 }
 
@@ -172,6 +214,8 @@ function causes(error: unknown): Array<{ name?: unknown; cause?: unknown }> {
 interface GoogleErrorBody {
   status?: string;
   message: string;
+  /** ErrorInfo's reason, e.g. API_KEY_INVALID. */
+  reason?: string;
   /** Milliseconds. */
   retryDelay?: number;
 }
@@ -181,13 +225,19 @@ function parseErrorBody(text: string): GoogleErrorBody {
   const start = text.indexOf('{');
   try {
     const { error } = JSON.parse(start >= 0 ? text.slice(start) : text) as {
-      error?: { status?: string; message?: string; details?: Array<{ '@type'?: string; retryDelay?: string }> };
+      error?: {
+        status?: string;
+        message?: string;
+        details?: Array<{ '@type'?: string; retryDelay?: string; reason?: string }>;
+      };
     };
     const retryInfo = error?.details?.find((d) => d['@type']?.endsWith('google.rpc.RetryInfo'));
+    const errorInfo = error?.details?.find((d) => d['@type']?.endsWith('google.rpc.ErrorInfo'));
     const seconds = retryInfo?.retryDelay ? Number.parseFloat(retryInfo.retryDelay) : Number.NaN;
     return {
       status: error?.status,
       message: error?.message ?? text,
+      reason: errorInfo?.reason,
       retryDelay: Number.isFinite(seconds) ? Math.ceil(seconds * 1000) : undefined,
     };
   } catch {

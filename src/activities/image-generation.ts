@@ -2,7 +2,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Context, log } from '@temporalio/activity';
 import { LRUCache } from 'lru-cache';
 import { FailureType } from '../contract';
-import type { GeneratedImage, ImageGenerator } from './gemini';
+import {
+  isSourceUrlUnusable,
+  type GeneratedImage,
+  type ImageGenerator,
+  type SourceImage,
+  type SourceMode,
+} from './gemini';
 import type { SourceCache } from './source-cache';
 import type { ImageStore } from './storage';
 import type { ImageTarget, JobPlan, StoredImage } from './types';
@@ -13,11 +19,16 @@ const RATE_LIMIT_WAITS_PER_ATTEMPT = 3;
 const MAX_RATE_LIMIT_WAIT_MS = 60_000;
 /** Well inside the Gemini activity's 10 s heartbeat timeout. */
 const HEARTBEAT_EVERY_MS = 2_000;
+/** A signed URL outlives the call it is made for by this much, for clock skew between Storage and Gemini. */
+const SIGNED_URL_MARGIN_SECONDS = 60;
 
 export interface ImageGenerationDependencies {
   storage: ImageStore;
   gemini: ImageGenerator;
   sources: SourceCache;
+  sourceMode: SourceMode;
+  /** Gemini's per-call timeout: a signed URL must stay valid for the whole call. */
+  geminiTimeoutMs: number;
 }
 
 /**
@@ -26,6 +37,7 @@ export interface ImageGenerationDependencies {
  */
 export function createImageGeneration(deps: ImageGenerationDependencies) {
   const { storage, gemini, sources } = deps;
+  const signedUrlSeconds = Math.ceil(deps.geminiTimeoutMs / 1000) + SIGNED_URL_MARGIN_SECONDS;
 
   // Images Gemini made whose upload failed: the retry stores these instead of paying for a new one.
   const unstored = new LRUCache<string, GeneratedImage>({
@@ -69,25 +81,33 @@ export function createImageGeneration(deps: ImageGenerationDependencies) {
     imageKey: string;
   }): Promise<GeneratedImage> {
     const context = Context.current();
-    const base64 = await sources.fetch(request.source.path);
-    if (!base64) {
-      throw ApplicationFailure.nonRetryable(
-        `source image ${request.source.path} vanished from storage`,
-        FailureType.invalidJobData,
+    const call = (source: SourceImage) =>
+      timedCall(() =>
+        gemini.generateVariation(request.prompt, source, {
+          imageKey: request.imageKey,
+          signal: context.cancellationSignal,
+        }),
       );
-    }
     // Heartbeats carry cancellation to this attempt and tell Temporal a slow Gemini call is still alive.
     const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
       for (let waits = 0; ; waits++) {
         try {
-          return await timedCall(() =>
-            gemini.generateVariation(
-              request.prompt,
-              { base64, mimeType: request.source.mimeType },
-              { imageKey: request.imageKey, signal: context.cancellationSignal },
-            ),
-          );
+          if (deps.sourceMode === 'inline') return await call(await inlineSource(request.source));
+          // Signed for this call alone, so a retry (or a call after a rate-limit wait) never holds a stale URL.
+          const url = await storage.signedUrl(request.source.path, signedUrlSeconds);
+          if (!url) throw vanished(request.source.path);
+          try {
+            return await call({ url, mimeType: request.source.mimeType });
+          } catch (error) {
+            if (!isSourceUrlUnusable(error)) throw error;
+            // Refused before the model ran, so unpaid: the same attempt sends the bytes instead.
+            log.warn('Gemini could not use the source by its URL: sending it inline', {
+              imageKey: request.imageKey,
+              reason: (error as Error).message,
+            });
+            return await call(await inlineSource(request.source));
+          }
         } catch (error) {
           // A 429 says when to come back: waiting here, up to a few times, spares the retry attempts for failures.
           const delay = rateLimitDelay(error);
@@ -100,6 +120,16 @@ export function createImageGeneration(deps: ImageGenerationDependencies) {
       clearInterval(heartbeat);
     }
   }
+
+  async function inlineSource(source: JobPlan['source']): Promise<SourceImage> {
+    const base64 = await sources.fetch(source.path);
+    if (!base64) throw vanished(source.path);
+    return { base64, mimeType: source.mimeType };
+  }
+}
+
+function vanished(path: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`source image ${path} vanished from storage`, FailureType.invalidJobData);
 }
 
 /** The activities of the Gemini task queue. */

@@ -2,19 +2,24 @@ import { ApplicationFailure } from '@temporalio/common';
 import { log } from '@temporalio/activity';
 import { FailureType } from '../contract';
 import type { JobFinish, JobStore } from './database';
+import type { SourceMode } from './gemini';
 import { sniffImageType, SUPPORTED_IMAGE_TYPES } from './image-type';
 import { checkJobInput } from './job-input';
 import type { SourceCache } from './source-cache';
 import type { ImageStore } from './storage';
 import type { JobPlan, LoadedJob, StoredImage } from './types';
 
-/** Gemini takes at most 20 MB of inline data per request, and base64 makes the source 4/3 larger. */
-export const MAX_SOURCE_IMAGE_BYTES = Math.floor(((20 * 1024 * 1024 - 64 * 1024) * 3) / 4);
+/**
+ * Gemini takes at most 100 MB of inline data per request (since January 2026; 20 MB before), and base64 makes the
+ * source 4/3 larger. It bounds the url mode too, whose fallback sends the source inline.
+ */
+export const MAX_SOURCE_IMAGE_BYTES = Math.floor(((100 * 1024 * 1024 - 64 * 1024) * 3) / 4);
 
 export interface JobStepDependencies {
   db: JobStore;
   storage: ImageStore;
   sources: SourceCache;
+  sourceMode: SourceMode;
   maxImagesPerJob: number;
   imageConcurrency: number;
 }
@@ -53,8 +58,8 @@ export function createJobSteps(deps: JobStepDependencies) {
       const type = await sniffImageType(bytes);
       if (!type.supported) throw invalid(`source image is not a ${SUPPORTED_IMAGE_TYPES} image (${type.seen})`);
 
-      // Ready for this job's images, should they run on this worker.
-      sources.set(attachment.filePath, bytes.toString('base64'));
+      // Ready for this job's images, should they run on this worker; by URL, Gemini reads the source itself.
+      if (deps.sourceMode === 'inline') sources.set(attachment.filePath, bytes.toString('base64'));
       const plan: JobPlan = {
         jobId,
         productionId: row.productionId,

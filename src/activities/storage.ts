@@ -25,6 +25,8 @@ export interface ImageStore {
   upload(path: string, bytes: Buffer, mimeType: string): Promise<void>;
   /** The object `folder/stem.<any extension>`, if one is stored. */
   findByStem(folder: string, stem: string): Promise<StoredObject | undefined>;
+  /** A URL that reads the object without a key until it expires; undefined when there is no such object. */
+  signedUrl(path: string, expiresInSeconds: number): Promise<string | undefined>;
 }
 
 export type StorageClient = SupabaseClient['storage'];
@@ -80,6 +82,16 @@ export function createImageStore(client: StorageClient, bucket: string): ImageSt
         size: Number(match.metadata.size),
         mimeType: String(match.metadata.mimetype),
       };
+    },
+
+    /** The URL carries its own credential (a token): it is handed to Gemini only, never logged or returned. */
+    async signedUrl(path: string, expiresInSeconds: number): Promise<string | undefined> {
+      const { data, error } = await objects().createSignedUrl(path, expiresInSeconds);
+      if (error) {
+        if (isNotFound(error)) return undefined;
+        throw storageFailure('signing', path, error);
+      }
+      return data.signedUrl;
     },
   };
 }

@@ -100,6 +100,8 @@ export async function runWorker(
     db: createJobStore(pool),
     storage: createImageStore(createStorageClient(config.storage), config.storage.bucket),
     gemini: createImageGenerator(createGeminiClient(config.gemini), config.gemini),
+    sourceMode: config.gemini.sourceMode,
+    geminiTimeoutMs: config.gemini.timeoutMs,
     maxImagesPerJob: config.pipeline.maxImagesPerJob,
     imageConcurrency: config.pipeline.imageConcurrency,
     secrets: secretsOf(config).map((secret) => secret.reveal()),
