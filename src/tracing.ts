@@ -37,7 +37,7 @@ export interface Tracing {
 export const TRACING_OFF: Tracing = { workerPlugins: [], clientInterceptors: [], shutdown: async () => undefined };
 
 /** The attribute every span carries. */
-export const JOB_ID_ATTRIBUTE = 'job.id';
+const JOB_ID_ATTRIBUTE = 'job.id';
 const WORKFLOW_ID_ATTRIBUTES = ['temporalWorkflowId', 'workflowId'];
 
 /** Starts the OpenTelemetry Node SDK for this process (once), or nothing when no endpoint is configured. */

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { spawnService } from '../dev/processes';
 import { RedisServer } from '../dev/redis-server';
 import { jobState } from '../dev/seed';
@@ -10,7 +13,7 @@ import {
   workerEnvironment,
   type Stack,
 } from '../dev/stack';
-import { uniqueTaskQueue } from '../dev/workers';
+import { uniqueTaskQueue, workflowBundle } from '../dev/workers';
 import { workflowIdForJob } from '../src/contract';
 import { inJobSpan, startTracing } from '../src/tracing';
 import { eventually } from './support/eventually';
@@ -43,7 +46,11 @@ test('one trace joins the bridge start of a job to its generateImage and recordI
     REDIS_URL: redis.url,
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
   };
-  const worker = spawnService('worker', { ...env, ...workerEnvironment(stack) });
+  // A bundle prebuilt without the tracing's workflow interceptors, as the Docker image has: a tracing worker
+  // bundles its own instead, or the workflow's spans would be missing below.
+  const prebuilt = path.join(mkdtempSync(path.join(os.tmpdir(), 'quel-bundle-')), 'workflow-bundle.js');
+  writeFileSync(prebuilt, (await workflowBundle()).code);
+  const worker = spawnService('worker', { ...env, ...workerEnvironment(stack), WORKFLOW_BUNDLE_PATH: prebuilt });
   const bridge = spawnService('bridge', env);
   await Promise.all([worker.started, bridge.started]);
   const job = await seedJob(stack, { quantity: 2 });
