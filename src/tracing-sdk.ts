@@ -1,0 +1,83 @@
+import { trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { Resource } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import {
+  BatchSpanProcessor,
+  type ReadableSpan,
+  type Span as SdkSpan,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { OpenTelemetryPlugin, OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
+import { jobIdOfWorkflowId } from './contract';
+import { JOB_ID_ATTRIBUTE, type Tracing } from './tracing';
+
+/** Where a workflow or activity span names its workflow, whose id holds the job's. */
+const WORKFLOW_ID_ATTRIBUTES = ['temporalWorkflowId', 'workflowId'];
+
+/** The OpenTelemetry Node SDK for this process, exporting to `otlpEndpoint` (see tracing.ts). */
+export function startTracingSdk(otlpEndpoint: string, serviceName: string): Tracing {
+  const resource = new Resource({ 'service.name': serviceName });
+  const exporter = new OTLPTraceExporter({ url: `${otlpEndpoint.replace(/\/+$/, '')}/v1/traces` });
+  const spanProcessor = new JobSpanProcessor(new BatchSpanProcessor(exporter));
+  const sdk = new NodeSDK({
+    resource,
+    autoDetectResources: false,
+    spanProcessors: [spanProcessor],
+    instrumentations: [new UndiciInstrumentation()],
+  });
+  sdk.start();
+  return {
+    workerPlugins: [new OpenTelemetryPlugin({ resource, spanProcessor })],
+    clientInterceptors: [new OpenTelemetryWorkflowClientInterceptor()],
+    shutdown: () => sdk.shutdown(),
+  };
+}
+
+/**
+ * Puts the job's id on every span: from the span's own workflow id (workflow and activity spans), or from its
+ * parent in this process (the HTTP calls inside an activity, the start inside the bridge's span); and takes the
+ * query off every URL.
+ */
+class JobSpanProcessor implements SpanProcessor {
+  constructor(private readonly next: SpanProcessor) {}
+
+  onStart(span: SdkSpan, parentContext: Context): void {
+    const parent = trace.getSpan(parentContext) as (Span & { attributes?: Attributes }) | undefined;
+    const jobId = parent?.attributes && jobIdOf(parent.attributes);
+    if (jobId) span.setAttribute(JOB_ID_ATTRIBUTE, jobId);
+    this.next.onStart(span, parentContext);
+  }
+
+  onEnd(span: ReadableSpan): void {
+    const attributes: Attributes = { ...span.attributes };
+    const jobId = jobIdOf(attributes);
+    if (jobId) attributes[JOB_ID_ATTRIBUTE] = jobId;
+    for (const key of ['url.full', 'http.url']) {
+      const value = attributes[key];
+      if (typeof value === 'string') attributes[key] = value.replace(/[?#].*$/, '');
+    }
+    if (attributes['url.query']) attributes['url.query'] = '[removed]';
+    // The span as it ended, with these attributes instead of its own.
+    this.next.onEnd(Object.create(span, { attributes: { value: attributes } }) as ReadableSpan);
+  }
+
+  forceFlush(): Promise<void> {
+    return this.next.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.next.shutdown();
+  }
+}
+
+function jobIdOf(attributes: Attributes): string | undefined {
+  const own = attributes[JOB_ID_ATTRIBUTE];
+  if (typeof own === 'string') return own;
+  for (const key of WORKFLOW_ID_ATTRIBUTES) {
+    const jobId = jobIdOfWorkflowId(String(attributes[key] ?? ''));
+    if (jobId) return jobId;
+  }
+  return undefined;
+}
