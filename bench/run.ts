@@ -16,6 +16,7 @@ import { spawnService, type ServiceProcess } from '../dev/processes';
 import { BUCKET, seedJob, startStack, workerEnvironment, type SeededJob, type Stack } from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
 import { runAnswerMemory } from './answer-memory';
+import { timeJobs } from './jobs';
 import { cpuSeconds, runScale } from './scale';
 
 /**
@@ -146,7 +147,14 @@ async function measureMode(trial: Trial): Promise<void> {
   const fleetWorker = await startWorker(stack, taskQueue, mode);
   try {
     console.log(`    ${PLAN.fleetJobs} jobs x 4 images at L = 1 s under C = ${SLOTS}`);
-    const fleet = await fleetRun(stack, taskQueue, source, check, PLAN.fleetJobs, 1_000);
+    stack.gemini.latencyMs = 1_000;
+    const fleet = await timeJobs(
+      stack,
+      stack.temporal!.client,
+      taskQueue,
+      { jobs: PLAN.fleetJobs, quantity: 4, source },
+      check,
+    );
     const bound = (PLAN.fleetJobs * 4 * 1) / SLOTS;
     record('fleet_s', fleet);
     record('fleet_bound_s', bound);
@@ -205,32 +213,6 @@ async function makespan(
   });
   const seconds = (performance.now() - started) / 1000;
   await check(job);
-  return seconds;
-}
-
-/** Many jobs at once under the global cap, in seconds. */
-async function fleetRun(
-  stack: Stack,
-  taskQueue: string,
-  source: Buffer,
-  check: (job: SeededJob) => Promise<void>,
-  jobs: number,
-  latencyMs: number,
-) {
-  stack.gemini.latencyMs = latencyMs;
-  const seeded = await Promise.all(Array.from({ length: jobs }, () => seedJob(stack, { quantity: 4, source })));
-  const started = performance.now();
-  await Promise.all(
-    seeded.map((job) =>
-      stack.temporal!.client.workflow.execute(imageJob, {
-        taskQueue,
-        ...jobStartOptions(job.jobId),
-        args: [{ jobId: job.jobId }],
-      }),
-    ),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  for (const job of seeded) await check(job);
   return seconds;
 }
 

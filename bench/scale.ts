@@ -2,15 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { jobStartOptions } from '../src/contract';
-import { imageJob } from '../src/workflows';
 import { spawnService, type ServiceProcess } from '../dev/processes';
 import { attachmentsUnder, jobState } from '../dev/seed';
 import { noisePng } from '../dev/stand-ins/images';
-import { seedJob, startStack, workerEnvironment, type SeededJob, type Stack } from '../dev/stack';
+import { startStack, workerEnvironment, type SeededJob, type Stack } from '../dev/stack';
 import { TemporalCluster } from '../dev/temporal-cluster';
 import { startTemporal } from '../dev/temporal-dev-server';
 import { uniqueTaskQueue } from '../dev/workers';
+import { timeJobs } from './jobs';
 
 /**
  * `npm run bench -- --scale [--quick] [--json FILE]`: how the product scales out on the real Temporal cluster. Images
@@ -68,11 +67,11 @@ export async function runScale(options: { quick: boolean; json?: string }): Prom
       const [worker] = await startWorkers(stack, engine, taskQueue, 1, 16);
       try {
         stack.gemini.latencyMs = 0;
-        await runJobs(stack, engine, taskQueue, source, 1, check); // warm-up: the worker's JIT, the server's caches
+        const oneJob = () =>
+          timeJobs(stack, engine.client, taskQueue, { jobs: 1, quantity: IMAGES_PER_JOB, source }, check);
+        await oneJob(); // warm-up: the worker's JIT, the server's caches
         const samples: number[] = [];
-        for (let i = 0; i < overheadJobs; i++) {
-          samples.push(((await runJobs(stack, engine, taskQueue, source, 1, check)) * 1000) / IMAGES_PER_JOB);
-        }
+        for (let i = 0; i < overheadJobs; i++) samples.push(((await oneJob()) * 1000) / IMAGES_PER_JOB);
         figures[`overhead_ms_per_image_${engine.name}`] = median(samples);
       } finally {
         await stopWorkers([worker!]);
@@ -88,7 +87,13 @@ export async function runScale(options: { quick: boolean; json?: string }): Prom
         const pids = processesToMeasure(workers, cluster);
         const cpuBefore = cpuSeconds(pids);
         const benchBefore = process.cpuUsage();
-        const seconds = await runJobs(stack, engines.cluster, taskQueue, source, jobs, check);
+        const seconds = await timeJobs(
+          stack,
+          engines.cluster.client,
+          taskQueue,
+          { jobs, quantity: IMAGES_PER_JOB, source },
+          check,
+        );
         const cpu = difference(cpuSeconds(pids), cpuBefore);
         const bench = process.cpuUsage(benchBefore);
         cpu.bench_and_stand_ins = round((bench.user + bench.system) / 1e6);
@@ -148,33 +153,6 @@ async function startWorkers(
 async function stopWorkers(workers: ServiceProcess[]): Promise<void> {
   for (const worker of workers) worker.child.kill('SIGTERM');
   await Promise.all(workers.map((worker) => worker.exited));
-}
-
-/** `jobs` jobs of 8 images started at once; seconds from the first start to the last result. */
-async function runJobs(
-  stack: Stack,
-  engine: Engine,
-  taskQueue: string,
-  source: Buffer,
-  jobs: number,
-  check: (job: SeededJob) => Promise<void>,
-): Promise<number> {
-  const seeded = await Promise.all(
-    Array.from({ length: jobs }, () => seedJob(stack, { quantity: IMAGES_PER_JOB, source })),
-  );
-  const started = performance.now();
-  await Promise.all(
-    seeded.map((job) =>
-      engine.client.workflow.execute(imageJob, {
-        taskQueue,
-        ...jobStartOptions(job.jobId),
-        args: [{ jobId: job.jobId }],
-      }),
-    ),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  for (const job of seeded) await check(job);
-  return seconds;
 }
 
 /** Who may take the CPU: each worker, each Temporal service, and PostgreSQL (all of its processes). */

@@ -3,6 +3,7 @@ import { DatabaseError, Pool, type ClientConfig, type PoolClient } from 'pg';
 import { parse, toClientConfig } from 'pg-connection-string';
 import { ConfigError } from '../config';
 import { FailureType } from '../contract';
+import { untrustedCertificateCode } from '../tls-errors';
 
 /**
  * The one module that knows SQL. Every statement is parameterized and unnamed, so it runs through
@@ -102,8 +103,8 @@ function connectionConfig(settings: DatabaseSettings): ClientConfig {
  */
 export async function checkDatabaseTls(pool: Pool): Promise<void> {
   const client = await pool.connect().catch((error: unknown) => {
-    const code = (error as { code?: string }).code ?? '';
-    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+    const code = untrustedCertificateCode(error);
+    if (code) {
       throw new ConfigError([
         `DATABASE_URL: the database's certificate is not trusted (${code}); set DATABASE_CA_CERT to the CA that ` +
           'signed it, or use sslmode=require to encrypt without verifying',

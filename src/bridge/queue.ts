@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { ConfigError } from '../config';
+import { untrustedCertificateCode } from '../tls-errors';
 
 /**
  * The one module that knows Redis: the front end's list, this bridge's processing list and the dead-letter
@@ -70,7 +71,7 @@ export function createJobQueue(settings: QueueSettings) {
         takeFrom === 'RIGHT'
           ? blocking.blmove(keys.pending, keys.processing, 'RIGHT', 'LEFT', timeoutSeconds)
           : blocking.blmove(keys.pending, keys.processing, 'LEFT', 'LEFT', timeoutSeconds);
-      return Promise.race([untilClosed(moved), takingStopped.promise]);
+      return Promise.race([moved, takingStopped.promise]);
     },
 
     /** Elements taken but not yet handed over: left by a killed bridge, or moved while a reply was lost. */
@@ -156,13 +157,13 @@ function rejectedLater(reason: string) {
 }
 
 /** What a connection error means for the settings, when it is one that waiting cannot cure. */
-function explainRefusal(error: Error & { code?: string }): string | undefined {
+function explainRefusal(error: Error): string | undefined {
   if (/WRONGPASS|NOAUTH|invalid password/i.test(error.message)) {
     return 'REDIS_URL: Redis refused the password (or asks for one): check the password in the URL';
   }
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(error.code ?? '')) {
-    return `REDIS_URL: Redis's certificate is not trusted (${error.code}); set REDIS_CA_CERT to the CA that signed it`;
-  }
+  const code = untrustedCertificateCode(error);
+  if (code)
+    return `REDIS_URL: Redis's certificate is not trusted (${code}); set REDIS_CA_CERT to the CA that signed it`;
   if (/wrong version number|packet length too long/i.test(error.message)) {
     return 'REDIS_URL: the server does not speak TLS: use redis://, or check the port';
   }
