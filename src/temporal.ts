@@ -58,8 +58,9 @@ function explainRefusal(error: unknown, settings: TemporalSettings): ConfigError
   const at = `Temporal at ${settings.address}`;
   const { tls } = settings.connection.reveal();
   const hasClientCertificate = typeof tls === 'object' && tls?.clientCertPair !== undefined;
-  // A server that wants a client certificate and gets none sends an alert and hangs up, and the client sees either.
-  const hungUp = /broken pipe|connection closed|connection reset/i;
+  // A server that wants a client certificate and gets none sends an alert and hangs up, and the client sees either;
+  // a hang-up reads as `broken pipe`, `connection closed` or `Kind(ConnectionReset)`, whichever came first.
+  const hungUp = /broken pipe|connection ?closed|connection ?reset/i;
   const reasons: [boolean, RegExp, string][] = [
     [
       settings.tls && !hasClientCertificate,

@@ -140,6 +140,8 @@ export class GeminiStandIn {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // When the request came, not when it was answered: reading it and fetching its fileUri take time.
+    const at = Date.now();
     const { pathname } = new URL(req.url ?? '/', this.baseUrl);
     const route = GENERATE_CONTENT_PATH.exec(pathname);
     const body = await readBody(req);
@@ -159,7 +161,7 @@ export class GeminiStandIn {
     const behaviour: GeminiBehaviour = rejection
       ? { kind: 'invalid-argument' }
       : this.nextBehaviour({ index, prompt: parsed?.prompt ?? '', model });
-    const record = recordOf(index, model, apiKey, parsed, behaviour.kind);
+    const record = recordOf(index, at, model, apiKey, parsed, behaviour.kind);
     record.imageKey = headerValue(req, 'x-quel-image-key');
     if (sourceFailure) record.sourceFailure = sourceFailure;
     this.requests.push(record);
@@ -267,6 +269,7 @@ export class GeminiStandIn {
 
 function recordOf(
   index: number,
+  at: number,
   model: string,
   apiKey: string | undefined,
   parsed: ParsedRequest | undefined,
@@ -274,7 +277,7 @@ function recordOf(
 ): GeminiRequestRecord {
   return {
     index,
-    at: Date.now(),
+    at,
     model,
     apiKey,
     prompt: parsed?.prompt ?? '',
