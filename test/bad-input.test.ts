@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { temporal } from '@temporalio/proto';
 import type { Worker } from '@temporalio/worker';
 import type Redis from 'ioredis';
 import { MAX_SOURCE_IMAGE_BYTES } from '../src/activities';
@@ -214,14 +215,21 @@ async function activityFailures(jobId: string): Promise<Array<{ activity: string
   const activityOf = (scheduledEventId: unknown) =>
     events.find((event) => String(event.eventId) === String(scheduledEventId))?.activityTaskScheduledEventAttributes
       ?.activityType?.name ?? '?';
+  // A local activity's outcome is a marker, whose details name the activity (as the Web UI shows it).
+  const localActivityOf = (marker: temporal.api.history.v1.IMarkerRecordedEventAttributes) => {
+    const data = marker.details?.['data']?.payloads?.[0]?.data;
+    return data ? (JSON.parse(Buffer.from(data).toString()) as { activity_type: string }).activity_type : '?';
+  };
   return events.flatMap((event) => {
     const failed = event.activityTaskFailedEventAttributes;
-    if (!failed?.failure) return [];
+    const marker = event.markerRecordedEventAttributes;
+    const failure = failed?.failure ?? marker?.failure;
+    if (!failure) return [];
     return [
       {
-        activity: activityOf(failed.scheduledEventId),
-        type: failed.failure.applicationFailureInfo?.type ?? '',
-        message: failed.failure.message ?? '',
+        activity: failed ? activityOf(failed.scheduledEventId) : localActivityOf(marker!),
+        type: failure.applicationFailureInfo?.type ?? '',
+        message: failure.message ?? '',
       },
     ];
   });

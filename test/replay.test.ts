@@ -13,10 +13,10 @@ import { quietLogger, workflowBundle } from '../dev/workers';
  * current workflow code: a change that would break runs in flight fails here, before it ships.
  */
 async function storedHistories() {
-  const files = (await readdir(HISTORIES_DIR)).filter((name) => name.endsWith('.json')).sort();
+  const files = (await readdir(HISTORIES_DIR, { recursive: true })).filter((name) => name.endsWith('.json')).sort();
   return Promise.all(
     files.map(async (file) => ({
-      workflowId: path.basename(file, '.json'),
+      workflowId: file.slice(0, -'.json'.length),
       history: JSON.parse(await readFile(path.join(HISTORIES_DIR, file), 'utf8')),
     })),
   );
@@ -24,7 +24,7 @@ async function storedHistories() {
 
 test('every stored history replays against the current workflow code', async () => {
   const histories = await storedHistories();
-  expect(histories.map((h) => h.workflowId)).toEqual([
+  const runs = [
     'all-made',
     'cancelled-while-recording',
     'cancelled',
@@ -33,6 +33,10 @@ test('every stored history replays against the current workflow code', async () 
     'replayed',
     'searchable',
     'some-made',
+  ];
+  expect(histories.map((h) => h.workflowId)).toEqual([
+    ...runs.map((run) => `before-local-steps/${run}`),
+    ...[...runs, 'url-fallback'].map((run) => `local-steps/${run}`),
   ]);
   const replayed: string[] = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {

@@ -221,11 +221,10 @@ describe('imageJob workflow', () => {
         throw ApplicationFailure.nonRetryable('database rejected a statement (42703)', FailureType.databasePermanent);
       },
     });
-    const error = await run(stub, 'job-7').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(WorkflowFailedError);
-    const failure = (error as WorkflowFailedError).cause?.cause;
-    expect(failure).toBeInstanceOf(ApplicationFailure);
-    expect((failure as ApplicationFailure).type).toBe(FailureType.databasePermanent);
+    // A local activity's failure reaches the workflow, and so its result, as the activity threw it.
+    const failure = await runExpectingFailure(stub, 'job-7');
+    expect(failure.type).toBe(FailureType.databasePermanent);
+    expect(failure.message).toBe('database rejected a statement (42703)');
     expect(stub.calls.markedFailed).toEqual(['job-7']);
     expect(stub.calls.generate.size).toBe(0);
   });

@@ -8,6 +8,7 @@ import {
   metricMeter,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -30,13 +31,24 @@ export const progressQuery = defineQuery<ImageJobProgress>('progress');
 /** patched() id: a cancel waits for an image's record under way instead of abandoning it. */
 const RECORD_COMPLETES_ON_CANCEL = 'record-completes-on-cancel';
 
+/** patched() id: the database steps run as local activities, in the workflow's own worker. */
+const LOCAL_JOB_STEPS = 'local-job-steps';
+
 // Postgres and Storage: short calls, retried patiently (a restart or failover is waited out, not given up on);
 // only errors that repeat on every try (bad data, a missing table), which the activities throw non-retryable, stop
 // them. The timeout is what a crashed worker costs: its attempt is retried elsewhere once it expires.
-const jobSteps = proxyActivities<JobSteps>({
+const JOB_STEP_OPTIONS = {
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+} as const;
+
+// Each step as a local activity saves a round trip through the server (an activity task and the workflow task
+// after it) per step: a few milliseconds of database work otherwise cost tens in dispatch. A crash re-runs the
+// step with the workflow task, which its idempotence allows. A wait of over 10 s between tries becomes a timer,
+// so a long database outage does not grow the history with a workflow task heartbeat every 8 s.
+const localJobSteps = proxyLocalActivities<JobSteps>({ ...JOB_STEP_OPTIONS, localRetryThreshold: '10 seconds' });
+// Runs started before the local steps keep their steps as activities, so their histories replay.
+const remoteJobSteps = proxyActivities<JobSteps>(JOB_STEP_OPTIONS);
 
 /** Load → mark processing → generate, store, record and report each image → finish by the status policy. */
 export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
@@ -48,8 +60,9 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
     attachIds: [],
   };
   setHandler(progressQuery, () => progress);
+  const jobSteps = patched(LOCAL_JOB_STEPS) ? localJobSteps : remoteJobSteps;
 
-  const plan = await loadJob(input.jobId);
+  const plan = await loadJob(jobSteps, input.jobId);
   if (!plan)
     return {
       jobId: input.jobId,
@@ -72,7 +85,7 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
   try {
     await jobSteps.markJobProcessing(plan);
     progress.phase = 'generating';
-    await makeImages(plan, input.imageConcurrency ?? plan.imageConcurrency, progress);
+    await makeImages(jobSteps, plan, input.imageConcurrency ?? plan.imageConcurrency, progress);
   } finally {
     // Runs however phase 3 ended (done, cancelled, failed) so the polled row never stays `processing`;
     // images already made stay recorded and count, images not made count as failed.
@@ -109,7 +122,7 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
 }
 
 /** Phase 1. Data that can never be processed fails the job at once and marks its row, so polling stops. */
-async function loadJob(jobId: string): Promise<JobPlan | undefined> {
+async function loadJob(jobSteps: JobSteps, jobId: string): Promise<JobPlan | undefined> {
   try {
     const loaded = await jobSteps.loadJob(jobId);
     return loaded.state === 'ready' ? loaded.plan : undefined;
@@ -119,7 +132,7 @@ async function loadJob(jobId: string): Promise<JobPlan | undefined> {
       await CancellationScope.nonCancellable(() => jobSteps.markJobFailed(jobId));
       throw error;
     }
-    const cause = error instanceof ActivityFailure ? error.cause : undefined;
+    const cause = causeOf(error);
     // Whatever stopped loading for good (bad data, a statement the database rejects), the row must not stay
     // `pending` for the front end to poll forever. A job that does not exist has no row to end.
     if (!(cause instanceof ApplicationFailure && cause.type === FailureType.jobNotFound)) {
@@ -136,7 +149,12 @@ async function loadJob(jobId: string): Promise<JobPlan | undefined> {
 }
 
 /** Phase 3: at most `concurrency` images at once, each one generated, stored, recorded and reported. */
-async function makeImages(plan: JobPlan, concurrency: number, progress: ImageJobProgress): Promise<void> {
+async function makeImages(
+  jobSteps: JobSteps,
+  plan: JobPlan,
+  concurrency: number,
+  progress: ImageJobProgress,
+): Promise<void> {
   const metrics = jobMetrics();
   const gemini = proxyActivities<ImageGeneration>({
     taskQueue: geminiTaskQueue(workflowInfo().taskQueue),
@@ -194,9 +212,17 @@ async function makeImages(plan: JobPlan, concurrency: number, progress: ImageJob
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, targets.length)) }, lane));
 }
 
+/**
+ * What an activity threw. An activity's failure arrives wrapped in an ActivityFailure; a local activity's arrives
+ * as it was thrown (Temporal's core records it unwrapped).
+ */
+function causeOf(error: unknown): unknown {
+  return error instanceof ActivityFailure && error.cause ? error.cause : error;
+}
+
 /** The activity's own message, not the wrapper's "Activity task failed". */
 function reasonOf(error: unknown): string {
-  const failure = error instanceof ActivityFailure && error.cause ? error.cause : error;
+  const failure = causeOf(error);
   return failure instanceof Error ? failure.message : String(failure);
 }
 
