@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type Redis from 'ioredis';
@@ -105,15 +105,18 @@ describe('SIGTERM while Redis cannot answer: the bridge exits within its grace, 
   const GRACE_SECONDS = 2;
   let own: RedisServer;
   let ownClient: Redis;
+  let dataDir: string;
   beforeEach(async () => {
     // Persisted, so that what the processing list held can be read after the server comes back.
-    own = await RedisServer.start({ dataDir: mkdtempSync(path.join(DATA_DIR, 'redis-')) });
+    dataDir = mkdtempSync(path.join(DATA_DIR, 'redis-'));
+    own = await RedisServer.start({ dataDir });
     ownClient = own.client();
   });
   afterEach(async () => {
     ownClient.disconnect();
     await own.resume();
     await own.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   /** A bridge holding one id it cannot start (Temporal is unreachable), so the id sits in its processing list. */
