@@ -17,7 +17,8 @@ import { BUCKET, seedJob, startStack, workerEnvironment, type SeededJob, type St
 import { uniqueTaskQueue } from '../dev/workers';
 import { runAnswerMemory } from './answer-memory';
 import { timeJobs } from './jobs';
-import { cpuSeconds, runScale } from './scale';
+import { cpuSeconds, devServerPids, postgresPids } from './cpu';
+import { runScale } from './scale';
 
 /**
  * `npm run bench [-- --quick] [--json FILE] [--image-px N]` (and `--scale`, `--answer-memory`, in their own files): the real stack on this machine (Temporal dev server, PostgreSQL,
@@ -127,9 +128,25 @@ async function measureMode(trial: Trial): Promise<void> {
     record('makespan_n4_s', n4);
     record('makespan_n4_sequential_s', sequential);
     record('speedup_n4', sequential / n4);
+    // Whose CPU those images took: on two cores the overhead is about the sum of these halved.
+    const cpuGroups = {
+      worker: [worker.child.pid!],
+      temporal: devServerPids(stack.temporal!.address),
+      stand_ins: [process.pid], // the Gemini and Storage stand-ins, and this bench's own few calls
+      postgres: postgresPids(),
+    };
+    const cpuBefore = cpuSeconds(cpuGroups);
     for (let job = 0; job < OVERHEAD_JOBS; job++) {
       record('overhead_ms_per_image', ((await makespan(stack, taskQueue, source, check, 8, 0)) * 1000) / 8);
     }
+    const cpuAfter = cpuSeconds(cpuGroups);
+    let cpuTotal = 0;
+    for (const [group, seconds] of Object.entries(cpuAfter)) {
+      const msPerImage = ((seconds - cpuBefore[group]!) * 1000) / (OVERHEAD_JOBS * 8);
+      record(`cpu_ms_per_image_${group}`, msPerImage);
+      cpuTotal += msPerImage;
+    }
+    record('cpu_ms_per_image_total', cpuTotal);
   } finally {
     await stopWorker(worker);
   }

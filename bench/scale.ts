@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { spawnService, type ServiceProcess } from '../dev/processes';
@@ -9,6 +8,7 @@ import { startStack, workerEnvironment, type SeededJob, type Stack } from '../de
 import { TemporalCluster } from '../dev/temporal-cluster';
 import { startTemporal } from '../dev/temporal-dev-server';
 import { uniqueTaskQueue } from '../dev/workers';
+import { cpuSeconds, postgresPids } from './cpu';
 import { timeJobs } from './jobs';
 
 /**
@@ -160,26 +160,8 @@ function processesToMeasure(workers: ServiceProcess[], cluster: TemporalCluster)
   const groups: Record<string, number[]> = {};
   workers.forEach((worker, i) => (groups[`worker_${i + 1}`] = [worker.child.pid!]));
   for (const [service, pid] of Object.entries(cluster.pids())) groups[`temporal_${service}`] = [pid!];
-  groups.postgres = execFileSync('pgrep', ['-x', 'postgres'], { encoding: 'utf8' })
-    .split('\n')
-    .filter(Boolean)
-    .map(Number);
+  groups.postgres = postgresPids();
   return groups;
-}
-
-/** User plus system CPU seconds of each group so far (clock ticks of /proc/PID/stat, 100 a second). */
-export function cpuSeconds(groups: Record<string, number[]>): Record<string, number> {
-  const ticks = (pid: number) => {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return 0; // a process that ended since
-    }
-  };
-  return Object.fromEntries(
-    Object.entries(groups).map(([name, pids]) => [name, pids.reduce((sum, pid) => sum + ticks(pid), 0) / 100]),
-  );
 }
 
 function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {

@@ -40,6 +40,12 @@ test('npm run bench -- --quick runs the real stack in url and inline mode and lo
     ]) {
       expect(result[prefix + key]).toEqual(expect.any(Number));
     }
+    // The worker, Temporal and the stand-ins each spend CPU on every image (PostgreSQL's few ms may round to none
+    // in /proc's 10 ms ticks), and the total is the sum.
+    const groups = ['worker', 'temporal', 'stand_ins', 'postgres'].map((group) => `${prefix}cpu_ms_per_image_${group}`);
+    for (const key of groups.slice(0, 3)) expect(result[key]).toBeGreaterThan(0);
+    const sum = groups.reduce((total, key) => total + (result[key] as number), 0);
+    expect(result[`${prefix}cpu_ms_per_image_total`]).toBeCloseTo(sum, 6);
   }
 }, 300_000);
 
