@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.join(__dirname, '..');
@@ -15,7 +16,7 @@ export interface ServiceProcess {
 const TS = ['-r', 'ts-node/register/transpile-only'];
 const ENTRY_POINTS = {
   worker: { script: 'src/worker/main.ts', ready: '"msg":"worker started"' },
-  /** As the Docker image runs it: compiled, with the prebuilt workflow bundle (`npm run build` first). */
+  /** As the Docker image runs it: compiled, with its Node flags and prebuilt workflow bundle (`npm run build` first). */
   'built-worker': { script: 'dist/worker/main.js', ready: '"msg":"worker started"', compiled: true },
   bridge: { script: 'src/bridge/main.ts', ready: '"msg":"bridge started"' },
   all: { script: 'src/worker-and-bridge-main.ts', ready: '"msg":"worker started"' },
@@ -43,7 +44,7 @@ export function spawnService(
 ): ServiceProcess {
   const entry: { script: string; ready: string; compiled?: boolean } = ENTRY_POINTS[kind];
   const { script, ready } = entry;
-  const child = spawn(process.execPath, [...(entry.compiled ? [] : TS), script, ...args], {
+  const child = spawn(process.execPath, [...(entry.compiled ? imageNodeFlags(script) : TS), script, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,4 +63,17 @@ export function spawnService(
   running.add(service);
   void exited.then(() => running.delete(service));
   return service;
+}
+
+/**
+ * The Node flags the Docker image's `CMD` gives `script` (the worker's heap settings), so that a worker started here
+ * runs with the memory settings it is deployed with.
+ */
+export function imageNodeFlags(script: string): string[] {
+  const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  const command = cmd ? (JSON.parse(cmd) as string[]) : [];
+  if (command[0] !== 'node' || command.at(-1) !== script) {
+    throw new Error(`the Dockerfile's CMD is not ["node", …flags, "${script}"]: ${cmd}`);
+  }
+  return command.slice(1, -1);
 }
