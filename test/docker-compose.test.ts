@@ -78,7 +78,7 @@ test('docker compose config accepts docker-compose.yml: Temporal on Postgres, We
   // measured.
   expect(imageRuntime('dist/worker/main.js')).toEqual({
     nodeFlags: ['--max-semi-space-size=4'],
-    env: { NODE_ENV: 'production', WORKFLOW_BUNDLE_PATH: '/app/dist/workflow-bundle.js' },
+    env: { NODE_ENV: 'production', WORKFLOW_BUNDLE_PATH: '/app/dist/workflow-bundle.js', MALLOC_ARENA_MAX: '2' },
   });
 });
 
