@@ -68,16 +68,17 @@ export function spawnService(
   return service;
 }
 
-/**
- * How the Docker image runs `script`: the Node flags of its `CMD` (the worker's heap settings) and the variables its
- * final stage's `ENV` sets (the allocator's), so that a worker started here runs with the memory settings it is
- * deployed with. The caller's variables win.
- */
+/** The Node flags and variables a compiled entry point runs with. */
 export interface ImageRuntime {
   nodeFlags: string[];
   env: Record<string, string>;
 }
 
+/**
+ * How the Docker image runs `script`: the Node flags of its `CMD` (the worker's heap settings) and the variables its
+ * final stage's `ENV` sets (the allocator's), so that a worker started here runs with the memory settings it is
+ * deployed with. The caller's variables win.
+ */
 export function imageRuntime(script: string): ImageRuntime {
   const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
   const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM ')).replace(/\\\n\s*/g, ' ');
