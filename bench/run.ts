@@ -16,12 +16,13 @@ import { spawnService, type ServiceProcess } from '../dev/processes';
 import { BUCKET, seedJob, startStack, workerEnvironment, type SeededJob, type Stack } from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
 import { runAnswerMemory } from './answer-memory';
+import { runFleetMemory } from './fleet-memory';
 import { timeJobs } from './jobs';
 import { cpuSeconds, devServerPids, postgresPids } from './cpu';
 import { runScale } from './scale';
 
 /**
- * `npm run bench [-- --quick] [--json FILE] [--image-px N]` (and `--scale`, `--answer-memory`, in their own files): the real stack on this machine (Temporal dev server, PostgreSQL,
+ * `npm run bench [-- --quick] [--json FILE] [--image-px N]` (and `--scale`, `--answer-memory`, `--fleet-memory`, in their own files): the real stack on this machine (Temporal dev server, PostgreSQL,
  * Redis, the worker as its own process, the Storage and Gemini doubles with a 1-2 MB image and latency L), each
  * figure a median over repeated runs with min and max, for each source mode (GEMINI_SOURCE_MODE) side by side: the
  * url mode's figures under their own names, the inline mode's with an `inline_` prefix.
@@ -38,6 +39,10 @@ const { values: flags } = parseArgs({
     // The answer side's memory alone (bench/answer-memory.ts); --gc-each collects garbage after every answer.
     'answer-memory': { type: 'boolean', default: false },
     'gc-each': { type: 'boolean', default: false },
+    // The fleet step alone, once per variant of the worker's memory settings per run (bench/fleet-memory.ts).
+    'fleet-memory': { type: 'boolean', default: false },
+    runs: { type: 'string', default: '3' },
+    variant: { type: 'string', multiple: true, default: [] },
   },
 });
 const PLAN = flags.quick ? { repeats: 1, startIds: 200, fleetJobs: 12 } : { repeats: 3, startIds: 1000, fleetJobs: 50 };
@@ -69,6 +74,7 @@ const integrity = Object.fromEntries(
 async function main(): Promise<void> {
   if (flags.scale) return runScale({ quick: flags.quick, json: flags.json });
   if (flags['answer-memory']) return runAnswerMemory({ gcEach: flags['gc-each'] });
+  if (flags['fleet-memory']) return runFleetMemory({ runs: Number(flags.runs), variants: flags.variant });
   const stack = await startStack({ temporal: true, geminiImageSize: IMAGE });
   const redis = await RedisServer.start();
   const taskQueue = uniqueTaskQueue('bench');

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.join(__dirname, '..');
@@ -15,7 +16,7 @@ export interface ServiceProcess {
 const TS = ['-r', 'ts-node/register/transpile-only'];
 const ENTRY_POINTS = {
   worker: { script: 'src/worker/main.ts', ready: '"msg":"worker started"' },
-  /** As the Docker image runs it: compiled, with the prebuilt workflow bundle (`npm run build` first). */
+  /** As the Docker image runs it: compiled, its Node flags and variables, the prebuilt bundle (`npm run build` first). */
   'built-worker': { script: 'dist/worker/main.js', ready: '"msg":"worker started"', compiled: true },
   bridge: { script: 'src/bridge/main.ts', ready: '"msg":"bridge started"' },
   all: { script: 'src/worker-and-bridge-main.ts', ready: '"msg":"worker started"' },
@@ -40,12 +41,15 @@ export function spawnService(
   kind: keyof typeof ENTRY_POINTS,
   env: Record<string, string>,
   args: string[] = [],
+  /** For a compiled entry point: other memory settings than the image's, to compare them (bench/fleet-memory.ts). */
+  runtime?: ImageRuntime,
 ): ServiceProcess {
   const entry: { script: string; ready: string; compiled?: boolean } = ENTRY_POINTS[kind];
   const { script, ready } = entry;
-  const child = spawn(process.execPath, [...(entry.compiled ? [] : TS), script, ...args], {
+  const image = entry.compiled ? (runtime ?? imageRuntime(script)) : undefined;
+  const child = spawn(process.execPath, [...(image ? image.nodeFlags : TS), script, ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...image?.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -62,4 +66,32 @@ export function spawnService(
   running.add(service);
   void exited.then(() => running.delete(service));
   return service;
+}
+
+/** The Node flags and variables a compiled entry point runs with. */
+export interface ImageRuntime {
+  nodeFlags: string[];
+  env: Record<string, string>;
+}
+
+/**
+ * How the Docker image runs `script`: the Node flags of its `CMD` (the worker's heap settings) and the variables its
+ * final stage's `ENV` sets (the allocator's), so that a worker started here runs with the memory settings it is
+ * deployed with. The caller's variables win.
+ */
+export function imageRuntime(script: string): ImageRuntime {
+  const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM ')).replace(/\\\n\s*/g, ' ');
+  const cmd = /^CMD (\[.*\])$/m.exec(finalStage)?.[1];
+  const command = cmd ? (JSON.parse(cmd) as string[]) : [];
+  if (command[0] !== 'node' || command.at(-1) !== script) {
+    throw new Error(`the Dockerfile's CMD is not ["node", …flags, "${script}"]: ${cmd}`);
+  }
+  const assignments = [...finalStage.matchAll(/^ENV (.+)$/gm)].flatMap((line) => line[1]!.trim().split(/\s+/));
+  const env = assignments.map((assignment) => {
+    const match = /^(\w+)=([^"'\s]*)$/.exec(assignment);
+    if (!match) throw new Error(`the Dockerfile's ENV has ${assignment}, not NAME=plain-value`);
+    return [match[1]!, match[2]!] as const;
+  });
+  return { nodeFlags: command.slice(1, -1), env: Object.fromEntries(env) };
 }

@@ -3,11 +3,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../src/contract';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../dev/temporal-dev-server';
+import { imageRuntime } from '../dev/processes';
 
 interface Service {
   image?: string;
   build?: { dockerfile: string };
-  command?: string[];
+  command?: string[] | null;
   entrypoint?: string[];
   environment?: Record<string, string>;
   volumes?: Array<{ type: string; source: string; target: string; read_only?: boolean }>;
@@ -59,9 +60,10 @@ test('docker compose config accepts docker-compose.yml: Temporal on Postgres, We
   );
   expect(services.worker).toMatchObject({
     build: { dockerfile: 'Dockerfile' },
-    command: ['node', 'dist/worker/main.js'],
     depends_on: { 'temporal-namespace': { condition: 'service_completed_successfully' } },
   });
+  // The worker runs the image's CMD, with the flags the bench's worker gets too (dev/processes.ts).
+  expect(services.worker!.command).toBeNull(); // no override: Compose reports null
   expect(services.bridge).toMatchObject({
     build: { dockerfile: 'Dockerfile' },
     command: ['node', 'dist/bridge/main.js'],
@@ -72,6 +74,12 @@ test('docker compose config accepts docker-compose.yml: Temporal on Postgres, We
   const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
   expect(dockerfile).toContain('WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js');
   expect(dockerfile).toContain('RUN npm run build');
+  // Its CMD and ENV, which dev/processes.ts starts the bench's worker with: the memory settings docs/performance.md
+  // measured.
+  expect(imageRuntime('dist/worker/main.js')).toEqual({
+    nodeFlags: ['--max-semi-space-size=4'],
+    env: { NODE_ENV: 'production', WORKFLOW_BUNDLE_PATH: '/app/dist/workflow-bundle.js', MALLOC_ARENA_MAX: '2' },
+  });
 });
 
 test("compose's Temporal is the server the tests run: same release, same config file, same dynamic config", () => {

@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { noisePng } from '../dev/stand-ins/images';
+import { imageRuntime, spawnService, type ImageRuntime } from '../dev/processes';
+import { startStack, workerEnvironment } from '../dev/stack';
+import { uniqueTaskQueue } from '../dev/workers';
+import { timeJobs } from './jobs';
+import { cpuSeconds } from './scale';
+
+/**
+ * `npm run bench -- --fleet-memory [--runs N] [--variant=SETTINGS]…`: the fleet step of the bench alone (a fresh built
+ * worker, 12 jobs × 4 images of 1.5 MB, L = 1 s, 16 Gemini slots, url mode), once per variant of the worker's memory
+ * settings per run, the variants taking turns to go first. Each prints the worker's VmRSS 3 s after it serves, its
+ * peak (VmHWM), its CPU seconds and the fleet's seconds. A variant is the worker's whole setting, space-separated:
+ * `--flag`s for node (in place of the image's), `NAME=value` variables (`NAME=` unsets one the image sets); `image`
+ * (the default) is the Docker image's own.
+ */
+
+const JOBS = 12;
+const SLOTS = 16;
+
+export async function runFleetMemory(options: { runs: number; variants: string[] }): Promise<void> {
+  const variants = options.variants.length > 0 ? options.variants : ['image'];
+  const stack = await startStack({ temporal: true, geminiImageSize: { width: 720, height: 720 } });
+  const taskQueue = uniqueTaskQueue('fleet-memory');
+  const source = noisePng(720, 720);
+  const results = new Map<string, string[]>(variants.map((variant) => [variant, []]));
+  try {
+    for (let run = 0; run < options.runs; run++) {
+      for (const variant of run % 2 === 0 ? variants : [...variants].reverse()) {
+        const line = await measureOnce(variant);
+        results.get(variant)!.push(line);
+        console.log(`  run ${run + 1}/${options.runs} [${variant}] ${line}`);
+      }
+    }
+  } finally {
+    await stack.stop();
+  }
+  for (const [variant, lines] of results) console.log(`${variant}\n  ${lines.join('\n  ')}`);
+
+  async function measureOnce(variant: string): Promise<string> {
+    const worker = spawnService(
+      'built-worker',
+      {
+        WORKFLOW_BUNDLE_PATH: path.join(__dirname, '..', 'dist', 'workflow-bundle.js'),
+        TEMPORAL_ADDRESS: stack.temporal!.address,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        ...workerEnvironment(stack),
+        DATABASE_POOL_MAX: '20',
+        GEMINI_MAX_CONCURRENT_CALLS: String(SLOTS),
+        GEMINI_SOURCE_MODE: 'url',
+        GEMINI_REQUESTS_PER_MINUTE: '100000',
+        LOG_LEVEL: 'info', // its 'worker started' line says when it serves
+      },
+      [],
+      runtimeOf(variant),
+    );
+    try {
+      await Promise.race([worker.started, worker.exited.then(() => Promise.reject(new Error(worker.output())))]);
+      const pid = worker.child.pid!;
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const idle = statusMb(pid, 'VmRSS');
+      stack.gemini.latencyMs = 1_000;
+      const fleet = await timeJobs(stack, stack.temporal!.client, taskQueue, { jobs: JOBS, quantity: 4, source }, () =>
+        Promise.resolve(),
+      );
+      const peak = statusMb(pid, 'VmHWM');
+      const cpu = cpuSeconds({ worker: [pid] }).worker!;
+      return `idle ${idle.toFixed(0)} MB, peak ${peak.toFixed(0)} MB, CPU ${cpu.toFixed(2)} s, fleet ${fleet.toFixed(2)} s`;
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+    }
+  }
+}
+
+/** A variant's node flags (in place of the image's) and variables (over the image's; `NAME=` unsets one). */
+function runtimeOf(variant: string): ImageRuntime {
+  const image = imageRuntime('dist/worker/main.js');
+  if (variant === 'image') return image;
+  const tokens = variant.split(/\s+/).filter(Boolean);
+  const env = { ...image.env };
+  for (const token of tokens.filter((t) => !t.startsWith('--'))) {
+    const [name, value] = [token.slice(0, token.indexOf('=')), token.slice(token.indexOf('=') + 1)];
+    if (!/^\w+$/.test(name)) throw new Error(`a variant's ${token} is neither --flag nor NAME=value`);
+    if (value === '') delete env[name];
+    else env[name] = value;
+  }
+  return { nodeFlags: tokens.filter((t) => t.startsWith('--')), env };
+}
+
+function statusMb(pid: number, key: string): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)![1]) / 1024;
+}
