@@ -5,7 +5,7 @@ import { imageRuntime, spawnService, type ImageRuntime } from '../dev/processes'
 import { startStack, workerEnvironment } from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
 import { timeJobs } from './jobs';
-import { cpuSeconds } from './scale';
+import { cpuSeconds } from './cpu';
 
 /**
  * `npm run bench -- --fleet-memory [--runs N] [--variant=SETTINGS]…`: the fleet step of the bench alone (a fresh built
