@@ -209,8 +209,16 @@ export function removedRow(bucket: string, path: string, entry: ObjectEntry): Re
   };
 }
 
+/** Each write stores a new entry, so an entry's ETag never changes: hashed once, not on every read and listing. */
+const eTags = new WeakMap<ObjectEntry, string>();
+
 export function eTagOf(entry: ObjectEntry): string {
-  return `"${createHash('md5').update(entry.bytes).digest('hex')}"`;
+  let eTag = eTags.get(entry);
+  if (eTag === undefined) {
+    eTag = `"${createHash('md5').update(entry.bytes).digest('hex')}"`;
+    eTags.set(entry, eTag);
+  }
+  return eTag;
 }
 
 /** What the server stores when an upload carries no cache-control. */
