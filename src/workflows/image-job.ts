@@ -36,7 +36,8 @@ const LOCAL_JOB_STEPS = 'local-job-steps';
 
 // Postgres and Storage: short calls, retried patiently (a restart or failover is waited out, not given up on);
 // only errors that repeat on every try (bad data, a missing table), which the activities throw non-retryable, stop
-// them. The timeout is what a crashed worker costs: its attempt is retried elsewhere once it expires.
+// them. The timeout bounds one try; a crashed worker costs the workflow task's timeout (10 s) for a local step, after
+// which another worker replays the run and tries again, and this timeout for an activity.
 const JOB_STEP_OPTIONS = {
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
