@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { noisePng } from '../dev/stand-ins/images';
-import { imageRuntime, spawnService, type ImageRuntime } from '../dev/processes';
-import { startStack, workerEnvironment } from '../dev/stack';
+import { imageRuntime, type ImageRuntime } from '../dev/processes';
+import { startStack } from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
+import { residentMb, startBenchWorker, stopBenchWorker } from './bench-worker';
 import { timeJobs } from './jobs';
 import { cpuSeconds } from './cpu';
 
@@ -39,37 +38,25 @@ export async function runFleetMemory(options: { runs: number; variants: string[]
   for (const [variant, lines] of results) console.log(`${variant}\n  ${lines.join('\n  ')}`);
 
   async function measureOnce(variant: string): Promise<string> {
-    const worker = spawnService(
-      'built-worker',
-      {
-        WORKFLOW_BUNDLE_PATH: path.join(__dirname, '..', 'dist', 'workflow-bundle.js'),
-        TEMPORAL_ADDRESS: stack.temporal!.address,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        ...workerEnvironment(stack),
-        DATABASE_POOL_MAX: '20',
-        GEMINI_MAX_CONCURRENT_CALLS: String(SLOTS),
-        GEMINI_SOURCE_MODE: 'url',
-        GEMINI_REQUESTS_PER_MINUTE: '100000',
-        LOG_LEVEL: 'info', // its 'worker started' line says when it serves
-      },
-      [],
-      runtimeOf(variant),
-    );
+    const worker = await startBenchWorker(stack, {
+      taskQueue,
+      sourceMode: 'url',
+      slots: SLOTS,
+      runtime: runtimeOf(variant),
+    });
     try {
-      await Promise.race([worker.started, worker.exited.then(() => Promise.reject(new Error(worker.output())))]);
       const pid = worker.child.pid!;
       await new Promise((resolve) => setTimeout(resolve, 3_000));
-      const idle = statusMb(pid, 'VmRSS');
+      const idle = residentMb(pid, 'VmRSS');
       stack.gemini.latencyMs = 1_000;
       const fleet = await timeJobs(stack, stack.temporal!.client, taskQueue, { jobs: JOBS, quantity: 4, source }, () =>
         Promise.resolve(),
       );
-      const peak = statusMb(pid, 'VmHWM');
+      const peak = residentMb(pid, 'VmHWM');
       const cpu = cpuSeconds({ worker: [pid] }).worker!;
       return `idle ${idle.toFixed(0)} MB, peak ${peak.toFixed(0)} MB, CPU ${cpu.toFixed(2)} s, fleet ${fleet.toFixed(2)} s`;
     } finally {
-      worker.child.kill('SIGTERM');
-      await worker.exited;
+      await stopBenchWorker(worker);
     }
   }
 }
@@ -87,9 +74,4 @@ function runtimeOf(variant: string): ImageRuntime {
     else env[name] = value;
   }
   return { nodeFlags: tokens.filter((t) => t.startsWith('--')), env };
-}
-
-function statusMb(pid: number, key: string): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)![1]) / 1024;
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Secret } from '../src/secret';
 import { createBridge } from '../src/bridge/bridge';
@@ -12,10 +11,10 @@ import { imageJob } from '../src/workflows';
 import { noisePng } from '../dev/stand-ins/images';
 import { RedisServer } from '../dev/redis-server';
 import { attachmentsUnder, jobState, productionState } from '../dev/seed';
-import { spawnService, type ServiceProcess } from '../dev/processes';
-import { BUCKET, seedJob, startStack, workerEnvironment, type SeededJob, type Stack } from '../dev/stack';
+import { BUCKET, seedJob, startStack, type SeededJob, type Stack } from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
 import { runAnswerMemory } from './answer-memory';
+import { residentMb, startBenchWorker, stopBenchWorker } from './bench-worker';
 import { runFleetMemory } from './fleet-memory';
 import { timeJobs } from './jobs';
 import { cpuSeconds, devServerPids, postgresPids } from './cpu';
@@ -126,7 +125,7 @@ async function measure(trial: Omit<Trial, 'record' | 'check'>): Promise<void> {
 
 async function measureMode(trial: Trial): Promise<void> {
   const { stack, redis, taskQueue, source, mode, run, record, check } = trial;
-  const worker = await startWorker(stack, taskQueue, mode);
+  const worker = await startBenchWorker(stack, { taskQueue, sourceMode: mode, slots: SLOTS });
   try {
     console.log(`    one job of 4 images at L = 2 s, per-job cap 4 and 1; ${OVERHEAD_JOBS} of 8 at L = 0`);
     const n4 = await makespan(stack, taskQueue, source, check, 4, 2_000, 4);
@@ -154,7 +153,7 @@ async function measureMode(trial: Trial): Promise<void> {
     }
     record('cpu_ms_per_image_total', cpuTotal);
   } finally {
-    await stopWorker(worker);
+    await stopBenchWorker(worker);
   }
   console.log(`    ${PLAN.startIds} workflow starts through the bridge and by a bare loop`);
   // Alternating which goes first, so neither gains from the server warming up under the other.
@@ -167,7 +166,7 @@ async function measureMode(trial: Trial): Promise<void> {
   record('bare_starts_per_s', bareRate);
   record('bridge_vs_bare', bridgeRate / bareRate);
   // A fresh worker, so its peak resident memory (VmHWM) is the fleet run's.
-  const fleetWorker = await startWorker(stack, taskQueue, mode);
+  const fleetWorker = await startBenchWorker(stack, { taskQueue, sourceMode: mode, slots: SLOTS });
   try {
     console.log(`    ${PLAN.fleetJobs} jobs x 4 images at L = 1 s under C = ${SLOTS}`);
     stack.gemini.latencyMs = 1_000;
@@ -182,38 +181,12 @@ async function measureMode(trial: Trial): Promise<void> {
     record('fleet_s', fleet);
     record('fleet_bound_s', bound);
     record('fleet_vs_bound', fleet / bound);
-    record('worker_peak_rss_mb', peakRssMb(fleetWorker));
+    record('worker_peak_rss_mb', residentMb(fleetWorker.child.pid!, 'VmHWM'));
     // Its CPU from start to the fleet's end: what the payload costs the worker, less hidden by a busy machine.
     record('worker_cpu_s', cpuSeconds({ worker: [fleetWorker.child.pid!] }).worker!);
   } finally {
-    await stopWorker(fleetWorker);
+    await stopBenchWorker(fleetWorker);
   }
-}
-
-async function startWorker(stack: Stack, taskQueue: string, mode: SourceMode): Promise<ServiceProcess> {
-  const worker = spawnService('built-worker', {
-    WORKFLOW_BUNDLE_PATH: path.join(__dirname, '..', 'dist', 'workflow-bundle.js'),
-    TEMPORAL_ADDRESS: stack.temporal!.address,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    ...workerEnvironment(stack),
-    DATABASE_POOL_MAX: '20',
-    GEMINI_MAX_CONCURRENT_CALLS: String(SLOTS),
-    GEMINI_SOURCE_MODE: mode,
-    GEMINI_REQUESTS_PER_MINUTE: '100000',
-    LOG_LEVEL: 'info', // its 'worker started' line says when it serves
-  });
-  await Promise.race([worker.started, worker.exited.then(() => Promise.reject(new Error(worker.output())))]);
-  return worker;
-}
-
-async function stopWorker(worker: ServiceProcess): Promise<void> {
-  worker.child.kill('SIGTERM');
-  await worker.exited;
-}
-
-function peakRssMb(worker: ServiceProcess): number {
-  const status = readFileSync(`/proc/${worker.child.pid}/status`, 'utf8');
-  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)![1]) / 1024;
 }
 
 /** One job, from its start to its result, in seconds. */

@@ -1,14 +1,14 @@
 import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { spawnService, type ServiceProcess } from '../dev/processes';
+import type { ServiceProcess } from '../dev/processes';
 import { attachmentsUnder, jobState } from '../dev/seed';
 import { noisePng } from '../dev/stand-ins/images';
-import { startStack, workerEnvironment, type SeededJob, type Stack } from '../dev/stack';
+import { startStack, type SeededJob, type Stack } from '../dev/stack';
 import { TemporalCluster } from '../dev/temporal-cluster';
 import { startTemporal } from '../dev/temporal-dev-server';
 import { uniqueTaskQueue } from '../dev/workers';
 import { cpuSeconds, postgresPids } from './cpu';
+import { startBenchWorker, stopBenchWorker } from './bench-worker';
 import { timeJobs } from './jobs';
 
 /**
@@ -130,29 +130,12 @@ async function startWorkers(
   count: number,
   slots: number,
 ): Promise<ServiceProcess[]> {
-  const workers = Array.from({ length: count }, () =>
-    spawnService('built-worker', {
-      ...workerEnvironment(stack),
-      WORKFLOW_BUNDLE_PATH: path.join(__dirname, '..', 'dist', 'workflow-bundle.js'),
-      TEMPORAL_ADDRESS: engine.address,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      DATABASE_POOL_MAX: '20',
-      GEMINI_MAX_CONCURRENT_CALLS: String(slots),
-      GEMINI_REQUESTS_PER_MINUTE: '100000',
-      LOG_LEVEL: 'info', // its 'worker started' line says when it serves
-    }),
-  );
-  await Promise.all(
-    workers.map((worker) =>
-      Promise.race([worker.started, worker.exited.then(() => Promise.reject(new Error(worker.output())))]),
-    ),
-  );
-  return workers;
+  const options = { taskQueue, sourceMode: 'url', slots, temporalAddress: engine.address } as const;
+  return Promise.all(Array.from({ length: count }, () => startBenchWorker(stack, options)));
 }
 
 async function stopWorkers(workers: ServiceProcess[]): Promise<void> {
-  for (const worker of workers) worker.child.kill('SIGTERM');
-  await Promise.all(workers.map((worker) => worker.exited));
+  await Promise.all(workers.map(stopBenchWorker));
 }
 
 /** Who may take the CPU: each worker, each Temporal service, and PostgreSQL (all of its processes). */
