@@ -1,5 +1,6 @@
 import { trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { Resource } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
@@ -25,9 +26,19 @@ export function startTracingSdk(otlpEndpoint: string, serviceName: string): Trac
     resource,
     autoDetectResources: false,
     spanProcessors: [spanProcessor],
-    instrumentations: [new UndiciInstrumentation()],
+    // The SDKs' calls go through node-fetch (node:http, see activities/sdk-fetch.ts); anything else on fetch, undici.
+    instrumentations: [
+      new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
+      new UndiciInstrumentation(),
+    ],
   });
   sdk.start();
+  // The http instrumentation patches node:http and node:https as they are next required; the SDKs' fetch loaded
+  // them before tracing started, and calls them through the modules' own objects, which this patches in place.
+  /* eslint-disable @typescript-eslint/no-require-imports -- see above */
+  require('http');
+  require('https');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   return {
     workerPlugins: [new OpenTelemetryPlugin({ resource, spanProcessor })],
     clientInterceptors: [new OpenTelemetryWorkflowClientInterceptor()],

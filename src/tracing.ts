@@ -5,7 +5,7 @@ import type { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry
 /**
  * Tracing with OpenTelemetry, on only when OTEL_EXPORTER_OTLP_ENDPOINT is set: the bridge's start of a job, the
  * workflow and its activities (Temporal's interceptors carry the context across processes in headers), and the
- * Gemini and Storage HTTP calls (both SDKs use fetch, which the undici instrumentation sees). Spans go out over
+ * Gemini and Storage HTTP calls (both SDKs send with node-fetch, which the http instrumentation sees). Spans go out over
  * OTLP/HTTP, each with the job's id, and with no URL query (where a signed URL's token or a key could sit).
  */
 

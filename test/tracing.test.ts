@@ -80,16 +80,20 @@ test('one trace joins the bridge start of a job to its generateImage and recordI
     );
     expect(span.service).toBe('image-jobs-worker');
   }
-  // The HTTP calls inside generateImage: a Gemini call and a Storage upload each.
-  const httpCalls = trace.filter((span) => typeof span.attributes['url.full'] === 'string');
+  // The HTTP calls inside generateImage: a Gemini call and a Storage upload each (node-fetch, so the http
+  // instrumentation's spans, which name the URL `http.url`).
+  const httpCalls = trace.filter((span) => typeof span.attributes['http.url'] === 'string');
   const generateIds = new Set(named('RunActivity:generateImage').map((span) => span.spanId));
-  const underGenerate = httpCalls.filter((span) => generateIds.has(span.parentSpanId));
-  expect(underGenerate.filter((span) => String(span.attributes['url.full']).includes(':generateContent'))).toHaveLength(
-    2,
-  );
-  expect(
-    underGenerate.filter((span) => String(span.attributes['url.full']).includes('/storage/v1/object/attachments/')),
-  ).not.toHaveLength(0);
+  const underGenerate = httpCalls.map((span) => ({
+    parent: span.parentSpanId,
+    url: String(span.attributes['http.url']),
+  }));
+  const callsOf = (part: string) =>
+    underGenerate.filter((call) => generateIds.has(call.parent) && call.url.includes(part));
+  expect(callsOf(':generateContent')).toHaveLength(2);
+  expect(callsOf('/storage/v1/object/attachments/')).not.toHaveLength(0);
+  // The signing of the source's URL is traced, its answer (the signed URL) is not.
+  expect(callsOf('/storage/v1/object/sign/')).toHaveLength(2);
 
   // The job id on every span of the trace, and no other trace names this job.
   for (const span of trace)

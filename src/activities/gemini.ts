@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/genai';
 import { FailureType } from '../contract';
 import { sniffImageType } from './image-type';
+import { sdkFetch } from './sdk-fetch';
 
 /** The one module that knows Gemini. */
 
@@ -67,6 +68,7 @@ export function createGeminiClient(settings: GeminiSettings): GoogleGenAI {
     httpOptions: {
       apiVersion: settings.apiVersion,
       timeout: settings.timeoutMs,
+      fetch: sdkFetch,
       ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
     },
   });

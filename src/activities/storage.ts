@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { createClient, StorageApiError, type SupabaseClient } from '@supabase/supabase-js';
 import { FailureType } from '../contract';
+import { sdkFetch } from './sdk-fetch';
 
 /** The one module that knows Supabase Storage. */
 
@@ -38,6 +39,7 @@ export type StorageClient = SupabaseClient['storage'];
 export function createStorageClient(settings: StorageSettings): StorageClient {
   return createClient(settings.url, settings.serviceKey.reveal(), {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    global: { fetch: sdkFetch },
   }).storage;
 }
 
