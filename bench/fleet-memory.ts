@@ -7,19 +7,23 @@ import { timeJobs } from './jobs';
 import { cpuSeconds } from './cpu';
 
 /**
- * `npm run bench -- --fleet-memory [--runs N] [--variant=SETTINGS]…`: the fleet step of the bench alone (a fresh built
- * worker, 12 jobs × 4 images of 1.5 MB, L = 1 s, 16 Gemini slots, url mode), once per variant of the worker's memory
- * settings per run, the variants taking turns to go first. Each prints the worker's VmRSS 3 s after it serves, its
- * peak (VmHWM), its CPU seconds and the fleet's seconds. A variant is the worker's whole setting, space-separated:
- * `--flag`s for node (in place of the image's), `NAME=value` variables (`NAME=` unsets one the image sets); `image`
- * (the default) is the Docker image's own.
+ * `npm run bench -- --fleet-memory [--runs N] [--jobs N] [--variant=SETTINGS]…`: the fleet step of the bench alone (a
+ * fresh built worker, 12 jobs (or `--jobs`) × 4 images of 1.5 MB, L = 1 s, 16 Gemini slots, url mode), once per
+ * variant of the worker's memory settings per run, the variants taking turns to go first. Each prints the worker's
+ * VmRSS 3 s after it serves, its peak (VmHWM), its CPU seconds and the fleet's seconds. A variant is the worker's whole
+ * setting, space-separated: `--flag`s for node (in place of the image's), `NAME=value` variables (`NAME=` unsets one
+ * the image sets); `image` (the default) is the Docker image's own.
  */
 
-const JOBS = 12;
 const SLOTS = 16;
 
-export async function runFleetMemory(options: { runs: number; variants: string[] }): Promise<void> {
+export async function runFleetMemory(options: { runs: number; jobs: number; variants: string[] }): Promise<void> {
+  for (const [name, value] of Object.entries({ runs: options.runs, jobs: options.jobs })) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number of at least 1`);
+  }
   const variants = options.variants.length > 0 ? options.variants : ['image'];
+  // Read before anything starts, so a mistyped variant fails at once.
+  const runtimes = new Map(variants.map((variant) => [variant, runtimeOf(variant)]));
   const stack = await startStack({ temporal: true, geminiImageSize: { width: 720, height: 720 } });
   const taskQueue = uniqueTaskQueue('fleet-memory');
   const source = noisePng(720, 720);
@@ -42,15 +46,19 @@ export async function runFleetMemory(options: { runs: number; variants: string[]
       taskQueue,
       sourceMode: 'url',
       slots: SLOTS,
-      runtime: runtimeOf(variant),
+      runtime: runtimes.get(variant)!,
     });
     try {
       const pid = worker.child.pid!;
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       const idle = residentMb(pid, 'VmRSS');
       stack.gemini.latencyMs = 1_000;
-      const fleet = await timeJobs(stack, stack.temporal!.client, taskQueue, { jobs: JOBS, quantity: 4, source }, () =>
-        Promise.resolve(),
+      const fleet = await timeJobs(
+        stack,
+        stack.temporal!.client,
+        taskQueue,
+        { jobs: options.jobs, quantity: 4, source },
+        () => Promise.resolve(),
       );
       const peak = residentMb(pid, 'VmHWM');
       const cpu = cpuSeconds({ worker: [pid] }).worker!;

@@ -41,6 +41,7 @@ const { values: flags } = parseArgs({
     // The fleet step alone, once per variant of the worker's memory settings per run (bench/fleet-memory.ts).
     'fleet-memory': { type: 'boolean', default: false },
     runs: { type: 'string', default: '3' },
+    jobs: { type: 'string', default: '12' },
     variant: { type: 'string', multiple: true, default: [] },
   },
 });
@@ -73,7 +74,12 @@ const integrity = Object.fromEntries(
 async function main(): Promise<void> {
   if (flags.scale) return runScale({ quick: flags.quick, json: flags.json });
   if (flags['answer-memory']) return runAnswerMemory({ gcEach: flags['gc-each'] });
-  if (flags['fleet-memory']) return runFleetMemory({ runs: Number(flags.runs), variants: flags.variant });
+  if (flags['fleet-memory'])
+    return runFleetMemory({
+      runs: Number(flags.runs),
+      jobs: Number(flags.jobs),
+      variants: flags.variant,
+    });
   const stack = await startStack({ temporal: true, geminiImageSize: IMAGE });
   const redis = await RedisServer.start();
   const taskQueue = uniqueTaskQueue('bench');

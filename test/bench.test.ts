@@ -49,6 +49,26 @@ test('npm run bench -- --quick runs the real stack in url and inline mode and lo
   }
 }, 300_000);
 
+test('npm run bench -- --fleet-memory runs the fleet once per variant of the worker settings, and refuses a mistyped one', async () => {
+  const variants = ['image', '--max-semi-space-size=8 MALLOC_ARENA_MAX='];
+  const args = ['--fleet-memory', '--runs', '1', '--jobs', '2', ...variants.map((variant) => `--variant=${variant}`)];
+  const { code, output } = await runNpmScript('bench', args, process.env);
+  expect({ code, output }).toMatchObject({ code: 0 });
+  const lines = [...output.matchAll(/\[(.+)\] idle (\d+) MB, peak (\d+) MB, CPU ([\d.]+) s, fleet ([\d.]+) s/g)];
+  expect(lines.map((line) => line[1])).toEqual(expect.arrayContaining(variants));
+  for (const [, , idle, peak, cpu, fleet] of lines) {
+    expect(Number(idle)).toBeGreaterThan(0);
+    expect(Number(peak)).toBeGreaterThanOrEqual(Number(idle));
+    expect(Number(cpu)).toBeGreaterThan(0);
+    expect(Number(fleet)).toBeGreaterThanOrEqual(1); // 2 jobs × 4 images under 16 slots: one Gemini latency at least
+  }
+
+  const mistyped = await runNpmScript('bench', ['--fleet-memory', '--variant=semi-space 4'], process.env);
+  expect(mistyped.code).toBe(1);
+  expect(mistyped.output).toContain("a variant's semi-space is neither --flag nor NAME=value");
+  expect(mistyped.output).not.toContain('Server:'); // refused before any server started
+}, 300_000);
+
 test('npm run bench -- --scale --quick runs 1, 2 and 4 workers on the real cluster and loses or duplicates nothing', async () => {
   const json = path.join(mkdtempSync(path.join(tmpdir(), 'bench-scale-')), 'scale.json');
   const { code, output } = await runNpmScript('bench', ['--scale', '--quick', '--json', json], process.env);
