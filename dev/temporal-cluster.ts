@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -130,6 +130,7 @@ export class TemporalCluster {
     if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`cluster name ${name}: lower-case letters, digits and _ only`);
     const logDir = path.join(DATA_DIR, `temporal-cluster-${name}`);
     mkdirSync(logDir, { recursive: true });
+    pruneLogDirs();
     const cluster = new TemporalCluster(
       name,
       options.namespace ?? 'default',
@@ -477,4 +478,16 @@ function track(child: ChildProcess): void {
   }
   live.add(child);
   child.once('exit', () => live.delete(child));
+}
+
+/** The log folders of this many clusters under a generated name are kept, the latest, for a failure to be read. */
+const KEPT_LOG_DIRS = 10;
+
+/** Removes the log folders of older clusters under a generated name; every test run and bench starts a few. */
+function pruneLogDirs(): void {
+  const generated = readdirSync(DATA_DIR)
+    .filter((entry) => /^temporal-cluster-[0-9a-f]{10}$/.test(entry))
+    .map((entry) => path.join(DATA_DIR, entry))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  for (const dir of generated.slice(KEPT_LOG_DIRS)) rmSync(dir, { recursive: true, force: true });
 }
