@@ -3,8 +3,7 @@ import { imageRuntime, type ImageRuntime } from '../dev/processes';
 import { startStack } from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
 import { residentMb, startBenchWorker, stopBenchWorker } from './bench-worker';
-import { timeJobs } from './jobs';
-import { cpuSeconds } from './cpu';
+import { runFleet } from './jobs';
 
 /**
  * `npm run bench -- --fleet-memory [--runs N] [--jobs N] [--variant=SETTINGS]…`: the fleet step of the bench alone (a
@@ -52,17 +51,9 @@ export async function runFleetMemory(options: { runs: number; jobs: number; vari
       const pid = worker.child.pid!;
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       const idle = residentMb(pid, 'VmRSS');
-      stack.gemini.latencyMs = 1_000;
-      const fleet = await timeJobs(
-        stack,
-        stack.temporal!.client,
-        taskQueue,
-        { jobs: options.jobs, quantity: 4, source },
-        () => Promise.resolve(),
-      );
-      const peak = residentMb(pid, 'VmHWM');
-      const cpu = cpuSeconds({ worker: [pid] }).worker!;
-      return `idle ${idle.toFixed(0)} MB, peak ${peak.toFixed(0)} MB, CPU ${cpu.toFixed(2)} s, fleet ${fleet.toFixed(2)} s`;
+      const fleet = await runFleet(stack, taskQueue, worker, { jobs: options.jobs, source }, () => Promise.resolve());
+      const { peakMb, cpuSeconds, seconds } = fleet;
+      return `idle ${idle.toFixed(0)} MB, peak ${peakMb.toFixed(0)} MB, CPU ${cpuSeconds.toFixed(2)} s, fleet ${seconds.toFixed(2)} s`;
     } finally {
       await stopBenchWorker(worker);
     }

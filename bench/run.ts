@@ -14,9 +14,9 @@ import { attachmentsUnder, jobState, productionState } from '../dev/seed';
 import { BUCKET, seedJob, startStack, type SeededJob, type Stack } from '../dev/stack';
 import { uniqueTaskQueue } from '../dev/workers';
 import { runAnswerMemory } from './answer-memory';
-import { residentMb, startBenchWorker, stopBenchWorker } from './bench-worker';
+import { startBenchWorker, stopBenchWorker } from './bench-worker';
 import { runFleetMemory } from './fleet-memory';
-import { timeJobs } from './jobs';
+import { FLEET_IMAGES_PER_JOB, FLEET_LATENCY_MS, runFleet } from './jobs';
 import { cpuSeconds, devServerPids, postgresPids } from './cpu';
 import { runScale } from './scale';
 
@@ -174,22 +174,15 @@ async function measureMode(trial: Trial): Promise<void> {
   // A fresh worker, so its peak resident memory (VmHWM) is the fleet run's.
   const fleetWorker = await startBenchWorker(stack, { taskQueue, sourceMode: mode, slots: SLOTS });
   try {
-    console.log(`    ${PLAN.fleetJobs} jobs x 4 images at L = 1 s under C = ${SLOTS}`);
-    stack.gemini.latencyMs = 1_000;
-    const fleet = await timeJobs(
-      stack,
-      stack.temporal!.client,
-      taskQueue,
-      { jobs: PLAN.fleetJobs, quantity: 4, source },
-      check,
-    );
-    const bound = (PLAN.fleetJobs * 4 * 1) / SLOTS;
-    record('fleet_s', fleet);
+    console.log(`    ${PLAN.fleetJobs} jobs x ${FLEET_IMAGES_PER_JOB} images at L = 1 s under C = ${SLOTS}`);
+    const fleet = await runFleet(stack, taskQueue, fleetWorker, { jobs: PLAN.fleetJobs, source }, check);
+    const bound = (PLAN.fleetJobs * FLEET_IMAGES_PER_JOB * FLEET_LATENCY_MS) / 1000 / SLOTS;
+    record('fleet_s', fleet.seconds);
     record('fleet_bound_s', bound);
-    record('fleet_vs_bound', fleet / bound);
-    record('worker_peak_rss_mb', residentMb(fleetWorker.child.pid!, 'VmHWM'));
+    record('fleet_vs_bound', fleet.seconds / bound);
+    record('worker_peak_rss_mb', fleet.peakMb);
     // Its CPU from start to the fleet's end: what the payload costs the worker, less hidden by a busy machine.
-    record('worker_cpu_s', cpuSeconds({ worker: [fleetWorker.child.pid!] }).worker!);
+    record('worker_cpu_s', fleet.cpuSeconds);
   } finally {
     await stopBenchWorker(fleetWorker);
   }

@@ -488,6 +488,17 @@ function pruneLogDirs(): void {
   const generated = readdirSync(DATA_DIR)
     .filter((entry) => /^temporal-cluster-[0-9a-f]{10}$/.test(entry))
     .map((entry) => path.join(DATA_DIR, entry))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    .map((dir) => ({ dir, modified: modifiedMs(dir) }))
+    .sort((a, b) => b.modified - a.modified)
+    .map(({ dir }) => dir);
   for (const dir of generated.slice(KEPT_LOG_DIRS)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** When `dir` last changed; 0 when another process (a test running in parallel) removed it meanwhile. */
+function modifiedMs(dir: string): number {
+  try {
+    return statSync(dir).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
