@@ -9,5 +9,5 @@ npm run --silent build >/dev/null
 while IFS='=' read -r key value; do export "$key=$value"; done < <(bash dev/setup/services.sh)
 # The stand-ins play remote services, whose CPU a deployment does not pay, yet here they share the two cores with what
 # is measured. V8 collects their process's whole heap (the TypeScript compiler's, the test client's) each time its
-# buffers, which it frees at once, add up to 64 MB; counted with the heap instead, they cost a third less CPU an image.
+# short-lived buffers add up to 64 MB; counted with the heap instead, the stand-ins cost 20 ms of CPU an image, not 48.
 exec node --external-memory-accounted-in-global-limit -r ts-node/register/transpile-only bench/run.ts "$@"

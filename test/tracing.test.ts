@@ -84,12 +84,10 @@ test('one trace joins the bridge start of a job to its generateImage and recordI
   // instrumentation's spans, which name the URL `http.url`).
   const httpCalls = trace.filter((span) => typeof span.attributes['http.url'] === 'string');
   const generateIds = new Set(named('RunActivity:generateImage').map((span) => span.spanId));
-  const underGenerate = httpCalls.map((span) => ({
-    parent: span.parentSpanId,
-    url: String(span.attributes['http.url']),
-  }));
   const callsOf = (part: string) =>
-    underGenerate.filter((call) => generateIds.has(call.parent) && call.url.includes(part));
+    httpCalls.filter(
+      (span) => generateIds.has(span.parentSpanId) && String(span.attributes['http.url']).includes(part),
+    );
   expect(callsOf(':generateContent')).toHaveLength(2);
   expect(callsOf('/storage/v1/object/attachments/')).not.toHaveLength(0);
   // The signing of the source's URL is traced, its answer (the signed URL) is not.
