@@ -42,6 +42,10 @@ export default defineConfig(
             ...builtinModules.flatMap((name) => [name, `node:${name}`]),
             { name: '../activities', allowTypeImports: true, message: 'Workflows import activities as types only.' },
           ],
+          patterns: [
+            ...productOnly.patterns,
+            { group: ['**/process/**'], message: 'Workflow code runs in the sandbox: no process plumbing.' },
+          ],
         },
       ],
     },

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Secret } from '../src/secret';
+import { Secret } from '../src/process/secret';
 import { createBridge } from '../src/bridge/bridge';
 import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue } from '../src/bridge/queue';
-import { createLogger } from '../src/logger';
+import { createLogger } from '../src/process/logger';
 import { jobStartOptions } from '../src/contract';
 import { imageJob } from '../src/workflows';
 import { noisePng } from '../dev/stand-ins/images';

@@ -19,7 +19,7 @@ const ENTRY_POINTS = {
   /** As the Docker image runs it: compiled, its Node flags and variables, the prebuilt bundle (`npm run build` first). */
   'built-worker': { script: 'dist/worker/main.js', ready: '"msg":"worker started"', compiled: true },
   bridge: { script: 'src/bridge/main.ts', ready: '"msg":"bridge started"' },
-  all: { script: 'src/worker-and-bridge-main.ts', ready: '"msg":"worker started"' },
+  all: { script: 'src/main.ts', ready: '"msg":"worker started"' },
   enqueue: { script: 'scripts/enqueue.ts', ready: 'pushed' },
   replay: { script: 'scripts/replay.ts', ready: 'replaying' },
 };

@@ -3,7 +3,7 @@ import { createActivities, type Activities } from '../src/activities';
 import { createJobStore } from '../src/activities/database';
 import { createGeminiClient, createImageGenerator, type SourceMode } from '../src/activities/gemini';
 import { createImageStore, createStorageClient } from '../src/activities/storage';
-import { Secret } from '../src/secret';
+import { Secret } from '../src/process/secret';
 import { GeminiStandIn } from './stand-ins/gemini';
 import { StorageStandIn } from './stand-ins/storage';
 import { createTestDatabase, type LocalDatabase } from './database';

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { Client, Connection, isGrpcServiceError, type TLSConfig } from '@temporalio/client';
 import { google } from '@temporalio/proto';
 import { Client as PgClient } from 'pg';
-import { registerSearchAttributes } from '../src/temporal';
+import { registerSearchAttributes } from '../src/process/temporal-connection';
 import type { TestCertificates } from './certificates';
 import { DATA_DIR, ROOT } from './setup-scripts';
 

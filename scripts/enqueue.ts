@@ -1,6 +1,7 @@
 import 'dotenv/config';
 import { createJobQueue } from '../src/bridge/queue';
-import { ConfigError, loadBridgeConfig } from '../src/config';
+import { loadBridgeConfig } from '../src/process/config';
+import { ConfigError } from '../src/process/errors';
 
 /** `npm run enqueue -- <jobId> [...]`: pushes job ids exactly as the front end does. */
 async function main([first, ...more]: string[]): Promise<void> {

@@ -1,7 +1,7 @@
 import 'dotenv/config';
-import { loadTemporalConfig } from '../src/config';
+import { loadTemporalConfig } from '../src/process/config';
 import { SEARCH_ATTRIBUTES } from '../src/contract';
-import { lazyClient, registerSearchAttributes } from '../src/temporal';
+import { lazyClient, registerSearchAttributes } from '../src/process/temporal-connection';
 
 /** `npm run search-attributes`: registers JobId, ProductionId and UserId on TEMPORAL_NAMESPACE at TEMPORAL_ADDRESS. */
 async function main(): Promise<void> {

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
-import { loadTemporalConfig } from '../src/config';
-import { lazyClient } from '../src/temporal';
+import { loadTemporalConfig } from '../src/process/config';
+import { lazyClient } from '../src/process/temporal-connection';
 
 /**
  * `npm run replay -- <workflowId> [--workflows <path>]`: fetches the workflow's history from the server and

@@ -4,7 +4,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { MAX_SOURCE_IMAGE_BYTES, type JobPlan, type StoredImage } from '../src/activities';
 import { createGeminiClient, createImageGenerator } from '../src/activities/gemini';
 import { scrubSecrets } from '../src/activities/scrub-secrets';
-import { Secret } from '../src/secret';
+import { Secret } from '../src/process/secret';
 import { FailureType } from '../src/contract';
 import { noiseJpeg, noisePng } from '../dev/stand-ins/images';
 import { insertAttachment } from '../dev/seed';

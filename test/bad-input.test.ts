@@ -9,7 +9,7 @@ import { MAX_SOURCE_IMAGE_BYTES } from '../src/activities';
 import { createBridge } from '../src/bridge/bridge';
 import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue, type DeadLetter, type JobQueue } from '../src/bridge/queue';
-import { Secret } from '../src/secret';
+import { Secret } from '../src/process/secret';
 import { FailureType, workflowIdForJob, type ImageJobResult } from '../src/contract';
 import { createWorkers, runWorkers } from '../src/worker/worker';
 import type { GeminiBehaviour } from '../dev/stand-ins/gemini';

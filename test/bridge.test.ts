@@ -4,7 +4,7 @@ import type Redis from 'ioredis';
 import { createBridge } from '../src/bridge/bridge';
 import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue, queueKeys, type DeadLetter } from '../src/bridge/queue';
-import { Secret } from '../src/secret';
+import { Secret } from '../src/process/secret';
 import { workflowIdForJob } from '../src/contract';
 import { eventually } from './support/eventually';
 import { capturedLogger, type LogLine } from './support/log-capture';

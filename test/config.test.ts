@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
-import { ConfigError, loadBridgeConfig, loadWorkerConfig } from '../src/config';
+import { loadBridgeConfig, loadWorkerConfig } from '../src/process/config';
+import { ConfigError } from '../src/process/errors';
 
 const complete = {
   DATABASE_URL: 'postgresql://app:s3cret-db-password@db.example.test:6543/postgres',

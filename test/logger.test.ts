@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger, humanLines, temporalLoggerFor } from '../src/logger';
+import { createLogger, humanLines, temporalLoggerFor } from '../src/process/logger';
 import { eventually } from './support/eventually';
 import { capturedLogger } from './support/log-capture';
 

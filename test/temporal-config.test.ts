@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
-import { ConfigError, loadBridgeConfig, loadTemporalConfig, loadWorkerConfig, secretsOf } from '../src/config';
+import { loadBridgeConfig, loadTemporalConfig, loadWorkerConfig, secretsOf } from '../src/process/config';
+import { ConfigError } from '../src/process/errors';
 
 const worker = {
   DATABASE_URL: 'postgresql://app@db.example.test:6543/postgres',

@@ -15,7 +15,8 @@ import {
 } from '../dev/stack';
 import { uniqueTaskQueue, workflowBundle } from '../dev/workers';
 import { workflowIdForJob } from '../src/contract';
-import { inJobSpan, startTracing } from '../src/tracing';
+import { startTracing } from '../src/process/start-tracing';
+import { inJobSpan } from '../src/process/tracing';
 import { eventually } from './support/eventually';
 import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver';
 

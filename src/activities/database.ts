@@ -1,9 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { DatabaseError, Pool, type ClientConfig, type PoolClient } from 'pg';
 import { parse, toClientConfig } from 'pg-connection-string';
-import { ConfigError } from '../config';
 import { FailureType } from '../contract';
-import { untrustedCertificateCode } from '../tls-errors';
+import { ConfigError, untrustedCertificateCode } from '../process/errors';
 
 /**
  * The one module that knows SQL. Every statement is parameterized and unnamed, so it runs through

@@ -1,8 +1,9 @@
-import type { Logger } from '../logger';
+import type { Logger } from '../process/logger';
 import type { JobStarter, StartResult } from './job-starter';
 import type { JobQueue } from './queue';
 import { parseQueueElement, type JobIdFormat } from './queue-element';
-import { messageOf, retryUntilStopped } from './retry';
+import { messageOf } from '../process/errors';
+import { retryUntilStopped } from './retry';
 
 export interface BridgeOptions {
   queue: JobQueue;

@@ -1,11 +1,12 @@
-import type { BridgeConfig } from '../config';
-import type { Logger } from '../logger';
-import { checkTemporalCredentials, lazyClient } from '../temporal';
-import { TRACING_OFF, type Tracing } from '../tracing';
+import type { BridgeConfig } from '../process/config';
+import type { Logger } from '../process/logger';
+import { checkTemporalCredentials, lazyClient } from '../process/temporal-connection';
+import { TRACING_OFF, type Tracing } from '../process/tracing';
 import { createBridge } from './bridge';
 import { createJobStarter } from './job-starter';
 import { createJobQueue } from './queue';
-import { messageOf, retryUntilStopped } from './retry';
+import { messageOf } from '../process/errors';
+import { retryUntilStopped } from './retry';
 import { ensureSweepSchedule } from './sweep-schedule';
 
 /**

@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { jobStartOptions } from '../contract';
-import { inJobSpan } from '../tracing';
+import { inJobSpan } from '../process/tracing';
 import type { imageJob } from '../workflows';
 
 export type StartOutcome = 'started' | 'already-running' | 'already-finished';

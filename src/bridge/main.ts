@@ -1,8 +1,8 @@
 import 'dotenv/config';
-import { loadBridgeConfig } from '../config';
-import { abortOnSignals, runEntryPoint } from '../entry-point';
-import { createLogger } from '../logger';
-import { startTracing } from '../tracing';
+import { loadBridgeConfig } from '../process/config';
+import { abortOnSignals, runEntryPoint } from '../process/entry-point';
+import { createLogger } from '../process/logger';
+import { startTracing } from '../process/start-tracing';
 import { runBridge } from '.';
 
 /** `npm run start:bridge`: takes job ids off Redis until SIGINT/SIGTERM, then finishes the starts in flight. */

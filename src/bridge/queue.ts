@@ -1,6 +1,5 @@
 import Redis from 'ioredis';
-import { ConfigError } from '../config';
-import { untrustedCertificateCode } from '../tls-errors';
+import { ConfigError, untrustedCertificateCode } from '../process/errors';
 
 /**
  * The one module that knows Redis: the front end's list, this bridge's processing list and the dead-letter

@@ -26,7 +26,3 @@ export async function retryUntilStopped<T>(step: () => Promise<T>, options: Retr
   }
   return undefined;
 }
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -1,8 +1,8 @@
 import 'dotenv/config';
-import { loadWorkerConfig } from '../config';
-import { runEntryPoint } from '../entry-point';
-import { createLogger } from '../logger';
-import { startTracing } from '../tracing';
+import { loadWorkerConfig } from '../process/config';
+import { runEntryPoint } from '../process/entry-point';
+import { createLogger } from '../process/logger';
+import { startTracing } from '../process/start-tracing';
 import { installTemporalRuntime, runWorker } from './worker';
 
 /** `npm run start:worker`: runs workflows and activities until SIGINT/SIGTERM, then drains and exits. */

@@ -4,11 +4,11 @@ import { createActivities, type Activities } from '../activities';
 import { checkDatabaseTls, createDatabasePool, createJobStore } from '../activities/database';
 import { createGeminiClient, createImageGenerator } from '../activities/gemini';
 import { createImageStore, createStorageClient } from '../activities/storage';
-import { secretsOf, type WorkerConfig } from '../config';
-import { temporalLoggerFor, type Logger } from '../logger';
+import { secretsOf, type WorkerConfig } from '../process/config';
+import { temporalLoggerFor, type Logger } from '../process/logger';
 import { geminiTaskQueue } from '../contract';
-import { connectWorkerConnection } from '../temporal';
-import { TRACING_OFF, type Tracing } from '../tracing';
+import { connectWorkerConnection } from '../process/temporal-connection';
+import { TRACING_OFF, type Tracing } from '../process/tracing';
 
 export interface WorkerOptions {
   connection: NativeConnection;

@@ -11,13 +11,13 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { OpenTelemetryPlugin, OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
-import { jobIdOfWorkflowId } from './contract';
+import { jobIdOfWorkflowId } from '../contract';
 import { JOB_ID_ATTRIBUTE, type Tracing } from './tracing';
 
 /** Where a workflow or activity span names its workflow, whose id holds the job's. */
 const WORKFLOW_ID_ATTRIBUTES = ['temporalWorkflowId', 'workflowId'];
 
-/** The OpenTelemetry Node SDK for this process, exporting to `otlpEndpoint` (see tracing.ts). */
+/** The OpenTelemetry Node SDK for this process, exporting to `otlpEndpoint` (see start-tracing.ts). */
 export function startTracingSdk(otlpEndpoint: string, serviceName: string): Tracing {
   const resource = new Resource({ 'service.name': serviceName });
   const exporter = new OTLPTraceExporter({ url: `${otlpEndpoint.replace(/\/+$/, '')}/v1/traces` });

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
+import { messageOf } from './errors';
 import { Secret } from './secret';
 
 /**
@@ -62,10 +63,4 @@ export function loadTemporalSettings(
       apiKey: profile.apiKey ? new Secret(profile.apiKey) : undefined,
     },
   };
-}
-
-function messageOf(error: unknown): string {
-  // Not `instanceof Error`: errors from Node's own modules may come from another realm (as under Jest).
-  const message = (error as { message?: unknown } | undefined)?.message;
-  return typeof message === 'string' ? message : String(error);
 }

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_TASK_QUEUE } from './contract';
+import { DEFAULT_TASK_QUEUE } from '../contract';
+import { ConfigError } from './errors';
 import { Secret } from './secret';
 import { loadTemporalSettings, type TemporalSettings } from './temporal-config';
 
@@ -101,13 +102,6 @@ const bridgeEnv = z
     path: ['REDIS_CA_CERT'],
     error: 'needs a rediss:// REDIS_URL (TLS)',
   });
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
 
 type Env = Record<string, string | undefined>;
 

@@ -1,8 +1,8 @@
 import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection } from '@temporalio/worker';
-import { ConfigError } from './config';
-import { SEARCH_ATTRIBUTES } from './contract';
+import { ConfigError } from './errors';
+import { SEARCH_ATTRIBUTES } from '../contract';
 import type { TemporalSettings } from './temporal-config';
 
 /** The one module that knows how to reach Temporal. */

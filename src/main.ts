@@ -1,9 +1,9 @@
 import 'dotenv/config';
 import { runBridge } from './bridge';
-import { loadBridgeConfig, loadWorkerConfig } from './config';
-import { abortOnSignals, runEntryPoint } from './entry-point';
-import { createLogger } from './logger';
-import { startTracing } from './tracing';
+import { loadBridgeConfig, loadWorkerConfig } from './process/config';
+import { abortOnSignals, runEntryPoint } from './process/entry-point';
+import { createLogger } from './process/logger';
+import { startTracing } from './process/start-tracing';
 import { installTemporalRuntime, runWorker } from './worker/worker';
 
 /** `npm start`: worker and bridge in one process, for small deployments. SIGINT/SIGTERM drain both. */

@@ -1,4 +1,4 @@
-import { ConfigError } from './config';
+import { ConfigError } from './errors';
 
 /**
  * Runs a process's `main` and exits with its code (0 when it returns nothing). A configuration error prints its
