@@ -67,6 +67,32 @@ describe('loadWorkerConfig', () => {
     expect((error as Error).message).not.toContain('hunter2');
   });
 
+  test('every URL is parsed at start: a malformed one is named with what is wrong, never its value', () => {
+    let error: unknown;
+    try {
+      loadWorkerConfig({
+        ...complete,
+        DATABASE_URL: 'postgresql://postgres.ref:S3cr/etPassw0rd@db.example.test:6543/postgres',
+        SUPABASE_URL: 'https://project.example.test:54a21',
+        GEMINI_BASE_URL: 'https://',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector.example.test:4318/v1 traces',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigError).problems).toEqual([
+      'OTEL_EXPORTER_OTLP_ENDPOINT must not contain spaces',
+      'DATABASE_URL is not a valid URL: percent-encode any of / ? # @ : in its user name or password',
+      'SUPABASE_URL is not a valid URL',
+      'GEMINI_BASE_URL is not a valid URL',
+    ]);
+    expect(() => loadBridgeConfig({ REDIS_URL: 'redis://' })).toThrow(new ConfigError(['REDIS_URL has no host']));
+    // libpq's Unix socket: a connection string without a host.
+    expect(loadWorkerConfig({ ...complete, DATABASE_URL: 'postgresql:///postgres' }).database.url.reveal()).toBe(
+      'postgresql:///postgres',
+    );
+  });
+
   test('DATABASE_CA_CERT must name a PEM certificate file', () => {
     const notPem = __filename;
     expect(() => loadWorkerConfig({ ...complete, DATABASE_CA_CERT: '/nowhere/ca.pem' })).toThrow(

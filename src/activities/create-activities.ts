@@ -3,7 +3,7 @@ import { databaseFailure } from './database';
 import type { ImageGenerator, SourceMode } from './gemini';
 import { createImageGeneration, type ImageGeneration } from './image-generation';
 import { createJobSteps, type JobSteps } from './job-steps';
-import { scrubSecrets } from './scrub-secrets';
+import { scrubSecrets } from '../process/secret';
 import { createSourceCache } from './source-cache';
 import type { ImageStore } from './storage';
 

@@ -8,10 +8,37 @@ import { loadTemporalSettings, type TemporalSettings } from './temporal-config';
 
 const required = z.string({ error: 'is required' }).trim().min(1, 'is required');
 const secret = required.transform((value) => new Secret(value));
-const httpUrl = required.regex(/^https?:\/\/[^\s/]+/, 'must be an http(s) URL');
-const postgresUrl = required
-  .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// connection string')
-  .transform((value) => new Secret(value));
+
+/**
+ * A URL variable, parsed here as its client will parse it, so that a malformed one stops the start with a sentence
+ * naming the variable. The parsers' own errors quote the whole input, password and all (`new URL()`'s TypeError
+ * carries it as `input`), so none of them may reach a log.
+ */
+function url(protocols: readonly string[], expected: string, needsHost = true) {
+  return required.superRefine((value, ctx) => {
+    const problem = urlProblem(value, protocols, expected, needsHost);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
+function urlProblem(value: string, protocols: readonly string[], expected: string, needsHost: boolean) {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
+  if (!scheme || !protocols.includes(`${scheme}:`)) return `must be ${expected}`;
+  if (/\s/.test(value)) return 'must not contain spaces';
+  if (!URL.canParse(value)) {
+    return value.includes('@')
+      ? 'is not a valid URL: percent-encode any of / ? # @ : in its user name or password'
+      : 'is not a valid URL';
+  }
+  if (needsHost && !new URL(value).hostname) return 'has no host';
+  return undefined;
+}
+
+const httpUrl = url(['http:', 'https:'], 'an http(s) URL');
+// No host is libpq's way of naming a Unix socket.
+const postgresUrl = url(['postgres:', 'postgresql:'], 'a postgres:// connection string', false).transform(
+  (value) => new Secret(value),
+);
 const pemFile = required
   .refine((file) => existsSync(file), 'names a file that does not exist')
   .transform((file) => readFileSync(file, 'utf8'))
@@ -28,10 +55,7 @@ const flag = (fallback: boolean) =>
     .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
     .transform((value) => value === 'true' || value === '1')
     .default(fallback);
-const redisUrl = z
-  .string()
-  .trim()
-  .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+const redisUrl = url(['redis:', 'rediss:'], 'a redis:// or rediss:// URL')
   .default('redis://127.0.0.1:6379')
   .transform((value) => new Secret(value));
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
@@ -183,6 +207,26 @@ export type BridgeConfig = ReturnType<typeof loadBridgeConfig>;
 /** For tools that only talk to Temporal (replay, search attribute registration). */
 export function loadTemporalConfig(env: Env = process.env): TemporalSettings {
   return parseEnv(z.object(temporalEnv), env).temporal;
+}
+
+/** The variables whose values are credentials, or hold one. */
+const SECRET_VARIABLES = [
+  'DATABASE_URL',
+  'REDIS_URL',
+  'SUPABASE_SERVICE_ROLE_KEY',
+  'GEMINI_API_KEY',
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS_CLIENT_KEY_DATA',
+];
+
+/**
+ * Every secret the environment holds, valid or not, and the password of each URL among them as it is written: for
+ * scrubbing what a process prints when it fails before (or without) a configuration.
+ */
+export function secretValuesIn(env: Env = process.env): string[] {
+  const values = SECRET_VARIABLES.map((name) => env[name]?.trim()).filter((value) => !!value) as string[];
+  const passwords = values.map((value) => /^[a-z][a-z0-9+.-]*:\/\/[^:@/]*:([^@]+)@/i.exec(value)?.[1]);
+  return [...values, ...passwords.filter((password) => password !== undefined)];
 }
 
 /** Every secret value of a config, for scrubbing text that leaves the process. */

@@ -20,3 +20,31 @@ export class Secret<T = string> {
     return 'Secret([redacted])';
   }
 }
+
+/** Whatever stands between a URL's `scheme://` and its first `@`: the user name and password, wherever one is. */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s@]*@/gi;
+
+/** Shorter values would match all over a text (a one-letter key in a test's setup), and hide nothing. */
+const MIN_SCRUBBED_LENGTH = 4;
+
+/** `text` with every given secret, and the credentials of any URL in it, replaced by `[redacted]`. */
+export function scrubText(text: string, secrets: readonly string[]): string {
+  const scrubbed = secrets.reduce(
+    (acc, secret) => (secret.length >= MIN_SCRUBBED_LENGTH ? acc.split(secret).join('[redacted]') : acc),
+    text,
+  );
+  return scrubbed.replace(URL_CREDENTIALS, '$1[redacted]@');
+}
+
+/**
+ * A last line of defence: whatever an error says (its message, stack and causes) is scrubbed before it leaves,
+ * because Temporal stores an activity's failure in workflow history.
+ */
+export function scrubSecrets(error: unknown, secrets: readonly string[]): unknown {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 8; depth++, current = current.cause) {
+    current.message = scrubText(current.message, secrets);
+    if (current.stack) current.stack = scrubText(current.stack, secrets);
+  }
+  return error;
+}
