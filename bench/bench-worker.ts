@@ -15,7 +15,10 @@ export async function startBenchWorker(
     slots: number;
     /** The stack's dev server unless given (the scale bench's cluster). */
     temporalAddress?: string;
+    namespace?: string;
     runtime?: ImageRuntime;
+    /** More of the worker's variables (GEMINI_REQUESTS_PER_MINUTE_PER_USER, FAIRNESS_WEIGHTS). */
+    env?: Record<string, string>;
   },
 ): Promise<ServiceProcess> {
   const worker = spawnService(
@@ -24,12 +27,14 @@ export async function startBenchWorker(
       WORKFLOW_BUNDLE_PATH: path.join(__dirname, '..', 'dist', 'workflow-bundle.js'),
       TEMPORAL_ADDRESS: options.temporalAddress ?? stack.temporal!.address,
       TEMPORAL_TASK_QUEUE: options.taskQueue,
+      ...(options.namespace ? { TEMPORAL_NAMESPACE: options.namespace } : {}),
       ...workerEnvironment(stack),
       DATABASE_POOL_MAX: '20',
       GEMINI_MAX_CONCURRENT_CALLS: String(options.slots),
       GEMINI_SOURCE_MODE: options.sourceMode,
       GEMINI_REQUESTS_PER_MINUTE: '100000',
       LOG_LEVEL: 'info', // its 'worker started' line says when it serves
+      ...options.env,
     },
     [],
     options.runtime,

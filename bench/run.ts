@@ -18,6 +18,7 @@ import { startBenchWorker, stopBenchWorker } from './bench-worker';
 import { runFleetMemory } from './fleet-memory';
 import { FLEET_IMAGES_PER_JOB, FLEET_LATENCY_MS, runFleet } from './jobs';
 import { cpuSeconds, devServerPids, postgresPids } from './cpu';
+import { runFairness } from './fairness';
 import { runScale } from './scale';
 
 /**
@@ -35,6 +36,9 @@ const { values: flags } = parseArgs({
     'image-px': { type: 'string', default: '720' },
     // The product on the real Temporal cluster, scaled out to 1, 2 and 4 workers (bench/scale.ts).
     scale: { type: 'boolean', default: false },
+    // Many users on one fleet, fairness on and off (bench/fairness.ts), on the dev server or `--engine cluster`.
+    fairness: { type: 'boolean', default: false },
+    engine: { type: 'string', default: 'dev' },
     // The answer side's memory alone (bench/answer-memory.ts); --gc-each collects garbage after every answer.
     'answer-memory': { type: 'boolean', default: false },
     'gc-each': { type: 'boolean', default: false },
@@ -73,6 +77,10 @@ const integrity = Object.fromEntries(
 
 async function main(): Promise<void> {
   if (flags.scale) return runScale({ quick: flags.quick, json: flags.json });
+  if (flags.fairness) {
+    if (flags.engine !== 'dev' && flags.engine !== 'cluster') throw new Error('--engine must be dev or cluster');
+    return runFairness({ engine: flags.engine, quick: flags.quick, json: flags.json });
+  }
   if (flags['answer-memory']) return runAnswerMemory({ gcEach: flags['gc-each'] });
   if (flags['fleet-memory'])
     return runFleetMemory({

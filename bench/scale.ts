@@ -10,6 +10,7 @@ import { uniqueTaskQueue } from '../dev/workers';
 import { cpuSeconds, postgresPids } from './cpu';
 import { startBenchWorker, stopBenchWorker } from './bench-worker';
 import { timeJobs } from './jobs';
+import { median, round } from './stats';
 
 /**
  * `npm run bench -- --scale [--quick] [--json FILE]`: how the product scales out on the real Temporal cluster. Images
@@ -170,13 +171,4 @@ function report(
     writeFileSync(options.json, JSON.stringify({ quick: options.quick, ...figures, ...integrity }, null, 2) + '\n');
     console.log(`wrote ${options.json}`);
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return round(sorted[Math.floor(sorted.length / 2)]!);
-}
-
-function round(value: number): number {
-  return Math.round(value * 100) / 100;
 }

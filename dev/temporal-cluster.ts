@@ -1,6 +1,16 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -56,6 +66,13 @@ export interface TemporalClusterOptions {
    */
   name?: string;
   namespace?: string;
+  /** More namespaces, registered and given the search attributes as `namespace` is. */
+  otherNamespaces?: string[];
+  /**
+   * Dynamic config (YAML) over the project's (deploy/temporal-dynamic-config.yaml), each key it sets replacing the
+   * project's: for a bench that compares a setting (the fairness bench switches fairness off in one namespace).
+   */
+  extraDynamicConfig?: string;
   /** For the databases, the processes and the namespace together. */
   startTimeoutMs?: number;
   /**
@@ -97,6 +114,7 @@ export class TemporalCluster {
     /** Where each process writes its log: `<service>.log`, and `schema.log` for temporal-sql-tool. */
     readonly logDir: string,
     private readonly tls?: TemporalClusterOptions['tls'],
+    private readonly dynamicConfigFile = DYNAMIC_CONFIG_FILE,
   ) {}
 
   /** What a client that trusts the test CA and holds the client certificate connects with; undefined without TLS. */
@@ -131,6 +149,14 @@ export class TemporalCluster {
     const logDir = path.join(DATA_DIR, `temporal-cluster-${name}`);
     mkdirSync(logDir, { recursive: true });
     pruneLogDirs();
+    let dynamicConfigFile = DYNAMIC_CONFIG_FILE;
+    if (options.extraDynamicConfig) {
+      dynamicConfigFile = path.join(logDir, 'dynamic-config.yaml');
+      writeFileSync(
+        dynamicConfigFile,
+        overriding(readFileSync(DYNAMIC_CONFIG_FILE, 'utf8'), options.extraDynamicConfig),
+      );
+    }
     const cluster = new TemporalCluster(
       name,
       options.namespace ?? 'default',
@@ -139,6 +165,7 @@ export class TemporalCluster {
       parseDatabaseUrl(databaseUrl),
       logDir,
       options.tls,
+      dynamicConfigFile,
     );
     const began = Date.now();
     try {
@@ -148,7 +175,9 @@ export class TemporalCluster {
         for (const service of group) cluster.spawn(service);
         await Promise.all(group.map((service) => cluster.waitUntilServing(service, deadline)));
       }
-      await cluster.prepareNamespace(deadline);
+      for (const namespace of [cluster.namespace, ...(options.otherNamespaces ?? [])]) {
+        await cluster.prepareNamespace(namespace, deadline);
+      }
       cluster.timings = {
         schema: created ? 'created' : 'existing',
         databasesMs,
@@ -285,7 +314,7 @@ export class TemporalCluster {
       DBNAME: this.databases.main,
       VISIBILITY_DBNAME: this.databases.visibility,
       BIND_ON_IP: '127.0.0.1',
-      DYNAMIC_CONFIG_FILE_PATH: DYNAMIC_CONFIG_FILE,
+      DYNAMIC_CONFIG_FILE_PATH: this.dynamicConfigFile,
     };
     if (password) env.POSTGRES_PWD = password;
     if (this.tls) {
@@ -345,10 +374,9 @@ export class TemporalCluster {
    * Registers the namespace when missing, then the product's search attributes, and waits until the frontend
    * accepts a visibility query on them: until then a workflow started with them would be refused.
    */
-  private async prepareNamespace(deadline: number): Promise<void> {
+  private async prepareNamespace(namespace: string, deadline: number): Promise<void> {
     const connection = await Connection.connect({ address: this.address, tls: this.clientTls });
     try {
-      const { namespace } = this;
       const client = new Client({ connection, namespace });
       const described = await connection.workflowService.describeNamespace({ namespace }).then(
         () => true,
@@ -378,6 +406,14 @@ export class TemporalCluster {
       await connection.close();
     }
   }
+}
+
+/** Dynamic config `base` with the keys `extra` sets taken out, then `extra`: a YAML file may hold a key once. */
+function overriding(base: string, extra: string): string {
+  const keysOf = (yaml: string) => new Set([...yaml.matchAll(/^([\w.]+):/gm)].map((match) => match[1]));
+  const replaced = keysOf(extra);
+  const blocks = base.split(/^(?=[\w.]+:)/m);
+  return [...blocks.filter((block) => !replaced.has(/^([\w.]+):/.exec(block)?.[1] ?? '')), extra].join('');
 }
 
 // Status codes by number: the gRPC library that names them is the SDK's dependency, not this project's.

@@ -11,23 +11,41 @@ import { waitForPort } from './ports';
 
 /**
  * Dynamic config for every Temporal CLI dev server this project starts (demo, tests, bench, chaos), and, through
- * `deploy/temporal-dynamic-config.yaml` (kept equal by a test), for docker-compose's Temporal.
- *
- * The dev server runs a single history shard. Each shard's transfer queue, which hands new workflow and activity
- * tasks to matching, may poll its backlog at most `history.transferProcessorMaxPollRPS` times a second (20 by
- * default, a value sized for clusters with hundreds of shards, where one shard sees a small share of the load).
- * On one shard that limit is spent within a second of steady work, and from then on every workflow step waits
- * about 45 ms for the next poll before its task is even offered to a worker: a 10-activity workflow takes 105 ms
- * per step instead of 11 ms (see docs/performance.md). Polls happen only when tasks are added, so raising the
- * limit costs nothing when idle.
+ * `deploy/temporal-dynamic-config.yaml` (kept equal by a test), for docker-compose's Temporal and the tests' cluster.
+ * docs/deploying.md says what each means for a deployment.
  */
-export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number>> = {
+export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, number | boolean>> = {
+  /*
+   * The dev server runs a single history shard. Each shard's transfer queue, which hands new workflow and activity
+   * tasks to matching, may poll its backlog at most `history.transferProcessorMaxPollRPS` times a second (20 by
+   * default, a value sized for clusters with hundreds of shards, where one shard sees a small share of the load).
+   * On one shard that limit is spent within a second of steady work, and from then on every workflow step waits
+   * about 45 ms for the next poll before its task is even offered to a worker: a 10-activity workflow takes 105 ms
+   * per step instead of 11 ms (see docs/performance.md). Polls happen only when tasks are added, so raising the
+   * limit costs nothing when idle.
+   */
   'history.transferProcessorMaxPollRPS': 1000,
+  /*
+   * A fair share per user: matching serves a backlog in weighted round-robin across fairness keys (the job's user,
+   * set on its Gemini calls) instead of first in, first out.
+   */
+  'matching.enableFairness': true,
+  /*
+   * Fairness orders the tasks of one partition only, and a task forwarded from another partition to the root sorts
+   * ahead of the root's own backlog: with the default 4 partitions a light user's call could still wait behind a
+   * heavy user's whole backlog (measured: 4.9 times its time alone, against 1.3-1.5 with one partition). One
+   * partition per queue serves far more than the fleet's quota lets through (docs/deploying.md).
+   */
+  'matching.numTaskqueueReadPartitions': 1,
+  'matching.numTaskqueueWritePartitions': 1,
 };
 
-/** `temporal server start-dev` arguments that apply {@link DEV_SERVER_DYNAMIC_CONFIG}. */
-export function devServerTuningArgs(): string[] {
-  return Object.entries(DEV_SERVER_DYNAMIC_CONFIG).flatMap(([key, value]) => [
+/**
+ * `temporal server start-dev` arguments that apply {@link DEV_SERVER_DYNAMIC_CONFIG}, with `overrides` over it (the
+ * fairness bench's and test's server with fairness off, to compare).
+ */
+export function devServerTuningArgs(overrides: Record<string, number | boolean> = {}): string[] {
+  return Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...overrides }).flatMap(([key, value]) => [
     '--dynamic-config-value',
     `${key}=${value}`,
   ]);
@@ -59,6 +77,7 @@ export async function startDevServerProcess(options: {
   logFile: string;
   uiPort?: number;
   dbFile?: string;
+  dynamicConfig?: Record<string, number | boolean>;
 }): Promise<DevServerProcess> {
   const log = openSync(options.logFile, 'a');
   const child = spawn(
@@ -75,7 +94,7 @@ export async function startDevServerProcess(options: {
       '--log-level',
       'warn',
       ...SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
-      ...devServerTuningArgs(),
+      ...devServerTuningArgs(options.dynamicConfig),
     ],
     { stdio: ['ignore', log, log] },
   );

@@ -22,7 +22,7 @@ export function uniqueTaskQueue(name: string): string {
 
 /** Runs the product's workers (main and Gemini queues) on `taskQueue` while `body` runs, then drains them. */
 export async function withWorkers<T>(
-  env: TestWorkflowEnvironment,
+  env: Pick<TestWorkflowEnvironment, 'nativeConnection' | 'namespace'>,
   taskQueue: string,
   activities: Activities,
   body: () => Promise<T>,

@@ -12,6 +12,12 @@ export function geminiTaskQueue(taskQueue: string): string {
   return `${taskQueue}-gemini`;
 }
 
+/**
+ * A user id as the product accepts it: it becomes a folder name (`generated-images/user-{id}/`), so it must not be
+ * able to climb out of it or produce a key Storage rejects. Supabase user ids are uuids.
+ */
+export const USER_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
 /** One workflow per job: the id is derived from the job id, so a second start finds the first. */
 export function workflowIdForJob(jobId: string): string {
   return `image-job-${jobId}`;

@@ -13,6 +13,8 @@ import { seedJob, startStack, workerEnvironment, type SeededJob, type Stack } fr
 import { uniqueTaskQueue, workflowBundle } from '../dev/workers';
 import { TemporalCluster } from '../dev/temporal-cluster';
 import { eventually } from './support/eventually';
+import { floodOneWorker, HEAVY, LIGHT } from './support/flood';
+import { finishedBefore } from '../dev/flood';
 
 /**
  * The product on a real Temporal cluster instead of the dev server: PostgreSQL persistence and visibility,
@@ -137,6 +139,15 @@ test("the sweep's Schedule runs on the cluster and starts a stale pending job on
   } finally {
     await schedule.delete();
   }
+});
+
+test("fairness on the cluster: a light user's job ends before most of a heavy user's backlog", async () => {
+  const jobs = await floodOneWorker(
+    { client, nativeConnection: workerConnection, namespace: cluster.namespace },
+    stack,
+  );
+  expect(jobs.filter((job) => job.status === 'completed')).toHaveLength(HEAVY.jobs + LIGHT.jobs);
+  expect(finishedBefore(jobs, HEAVY.userId, LIGHT.userId)).toBeLessThanOrEqual(HEAVY.jobs / 3);
 });
 
 test('history killed with SIGKILL and restarted: the next job still completes', async () => {

@@ -93,6 +93,28 @@ describe('loadWorkerConfig', () => {
     );
   });
 
+  test('fairness: weights per user and a per-user rate, both off unless set', () => {
+    expect(loadWorkerConfig(complete).fairness).toEqual({ weights: {} });
+    expect(loadWorkerConfig(complete).gemini.requestsPerMinutePerUser).toBeUndefined();
+    const config = loadWorkerConfig({
+      ...complete,
+      FAIRNESS_WEIGHTS: ' user-1=3, user_2=0.5 ,',
+      GEMINI_REQUESTS_PER_MINUTE_PER_USER: '20',
+    });
+    expect(config.fairness.weights).toEqual({ 'user-1': 3, user_2: 0.5 });
+    expect(config.gemini.requestsPerMinutePerUser).toBe(20);
+    for (const weights of ['user-1', 'user-1=0', 'user-1=-2', 'user-1=x', 'us/er=2', 'a=1=2', 'a=1001']) {
+      expect(() => loadWorkerConfig({ ...complete, FAIRNESS_WEIGHTS: weights })).toThrow(
+        new ConfigError([
+          'FAIRNESS_WEIGHTS must be user=weight pairs separated by commas, each weight a number above 0 and at most 1000',
+        ]),
+      );
+    }
+    expect(() => loadWorkerConfig({ ...complete, GEMINI_REQUESTS_PER_MINUTE_PER_USER: '0' })).toThrow(
+      new ConfigError(['GEMINI_REQUESTS_PER_MINUTE_PER_USER must be a positive integer']),
+    );
+  });
+
   test('DATABASE_CA_CERT must name a PEM certificate file', () => {
     const notPem = __filename;
     expect(() => loadWorkerConfig({ ...complete, DATABASE_CA_CERT: '/nowhere/ca.pem' })).toThrow(

@@ -122,11 +122,13 @@ test("compose's Temporal is the server the tests run: same release, same config 
     expect(schema!.environment?.[name]).toBe(env[name]);
   }
 
-  // The same tuning as the dev servers', value for value.
+  // The same tuning as the dev servers', value for value, and nothing else.
   const dynamicConfig = readFileSync(path.join(root, 'deploy', 'temporal-dynamic-config.yaml'), 'utf8');
   for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) {
     expect(dynamicConfig).toMatch(new RegExp(`^${key.replaceAll('.', '\\.')}:\\n  - value: ${value}$`, 'm'));
   }
+  const keys = [...dynamicConfig.matchAll(/^([\w.]+):$/gm)].map((match) => match[1]);
+  expect(keys.sort()).toEqual(Object.keys(DEV_SERVER_DYNAMIC_CONFIG).sort());
 });
 
 test("compose sets up Temporal's schema as the tests do, then the namespace and search attributes", () => {

@@ -17,6 +17,8 @@ export interface ActivityDependencies {
   geminiTimeoutMs: number;
   maxImagesPerJob: number;
   imageConcurrency: number;
+  /** FAIRNESS_WEIGHTS; default: every user has the same share. */
+  fairnessWeights?: Readonly<Record<string, number>>;
   /** Values scrubbed from every error an activity throws. */
   secrets?: readonly string[];
 }
@@ -34,7 +36,7 @@ export function createActivities(deps: ActivityDependencies): Activities {
   const sources = createSourceCache(deps.storage);
   const secrets = deps.secrets ?? [];
   return {
-    jobSteps: guardErrors(createJobSteps({ ...deps, sources }), secrets),
+    jobSteps: guardErrors(createJobSteps({ ...deps, fairnessWeights: deps.fairnessWeights ?? {}, sources }), secrets),
     imageGeneration: guardErrors(createImageGeneration({ ...deps, sources }), secrets),
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { USER_ID_PATTERN } from '../contract';
 
 /** Long enough for any real prompt, short enough that history and Gemini requests stay small. */
 export const MAX_PROMPT_LENGTH = 10_000;
@@ -18,12 +19,6 @@ const wholeNumber = (name: string) =>
   z
     .union([z.number(), z.string().regex(/^\d+$/).transform(Number)], { error: `${name} must be a whole number` })
     .pipe(z.number().int(`${name} must be a whole number`).positive(`${name} must be at least 1`));
-
-/**
- * The user id becomes a folder name (`generated-images/user-{id}/`), so it must not be able to climb out of it
- * or produce a key Storage rejects: ASCII letters, digits, '-' and '_' only (Supabase user ids are uuids).
- */
-const USER_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 function jobInputSchema(maxImagesPerJob: number) {
   return z.object(
@@ -51,7 +46,10 @@ function jobInputSchema(maxImagesPerJob: number) {
             error: 'userId must be a string or a whole number',
           }),
         )
-        .refine((id) => USER_ID.test(id), 'userId is unsafe for a storage path (allowed: 1-128 of A-Z a-z 0-9 - _)'),
+        .refine(
+          (id) => USER_ID_PATTERN.test(id),
+          'userId is unsafe for a storage path (allowed: 1-128 of A-Z a-z 0-9 - _)',
+        ),
       mergedImageAttachId: z
         .unknown()
         .refine((value) => value !== undefined && value !== null, 'mergedImageAttachId (the source image) is missing')

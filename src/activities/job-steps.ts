@@ -5,6 +5,7 @@ import type { JobFinish, JobStore } from './database';
 import type { SourceMode } from './gemini';
 import { sniffImageType, SUPPORTED_IMAGE_TYPES } from './image-type';
 import { checkJobInput } from './job-input';
+import { jobPriority } from './job-priority';
 import type { SourceCache } from './source-cache';
 import type { ImageStore } from './storage';
 import type { JobPlan, LoadedJob, StoredImage } from './types';
@@ -22,6 +23,8 @@ export interface JobStepDependencies {
   sourceMode: SourceMode;
   maxImagesPerJob: number;
   imageConcurrency: number;
+  /** FAIRNESS_WEIGHTS: a weight per user id; anyone else has 1. */
+  fairnessWeights: Readonly<Record<string, number>>;
 }
 
 /**
@@ -70,6 +73,7 @@ export function createJobSteps(deps: JobStepDependencies) {
         source: { path: attachment.filePath, mimeType: type.mimeType, size: bytes.length },
         outputFolder: `generated-images/user-${userId}`,
         imageConcurrency: deps.imageConcurrency,
+        priority: jobPriority(userId, deps.fairnessWeights),
       };
       log.info('job loaded', { jobId, quantity, sourceMimeType: type.mimeType, sourceBytes: bytes.length });
       return { state: 'ready', plan };

@@ -1,3 +1,5 @@
+import type { Priority } from '@temporalio/common';
+
 /** What crosses the workflow boundary: paths, ids and small metadata, never image bytes. */
 
 export interface SourceRef {
@@ -19,6 +21,8 @@ export interface JobPlan {
   outputFolder: string;
   /** Images generated at once, from the worker's config (IMAGE_CONCURRENCY_PER_JOB) unless the start overrides it. */
   imageConcurrency: number;
+  /** The user's fair share of the Gemini queue (job-priority.ts). Absent in runs loaded before fairness. */
+  priority?: Priority;
 }
 
 export type LoadedJob = { state: 'ready'; plan: JobPlan } | { state: 'completed'; jobId: string };

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_TASK_QUEUE } from '../contract';
+import { DEFAULT_TASK_QUEUE, USER_ID_PATTERN } from '../contract';
 import { ConfigError } from './errors';
 import { Secret } from './secret';
 import { loadTemporalSettings, type TemporalSettings } from './temporal-config';
@@ -43,12 +43,11 @@ const pemFile = required
   .refine((file) => existsSync(file), 'names a file that does not exist')
   .transform((file) => readFileSync(file, 'utf8'))
   .refine((pem) => pem.includes('-----BEGIN CERTIFICATE-----'), 'must be a PEM certificate file');
-const positiveInt = (fallback: number) =>
-  z.coerce
-    .number({ error: 'must be a positive integer' })
-    .int('must be a positive integer')
-    .positive('must be a positive integer')
-    .default(fallback);
+const positiveInteger = z.coerce
+  .number({ error: 'must be a positive integer' })
+  .int('must be a positive integer')
+  .positive('must be a positive integer');
+const positiveInt = (fallback: number) => positiveInteger.default(fallback);
 const text = (fallback: string) => z.string().trim().min(1).default(fallback);
 const flag = (fallback: boolean) =>
   z
@@ -58,6 +57,29 @@ const flag = (fallback: boolean) =>
 const redisUrl = url(['redis:', 'rediss:'], 'a redis:// or rediss:// URL')
   .default('redis://127.0.0.1:6379')
   .transform((value) => new Secret(value));
+/**
+ * `user-1=2,user-2=0.5`: a user's share of the Gemini queue against the default of 1, so `2` gets twice the calls of
+ * a user without a weight while both wait.
+ */
+const fairnessWeights = z.string().transform((text, ctx) => {
+  const weights: Record<string, number> = {};
+  for (const entry of text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const [userId = '', weight = '', ...rest] = entry.split('=').map((part) => part.trim());
+    const value = Number(weight);
+    if (rest.length > 0 || !USER_ID_PATTERN.test(userId) || !(value > 0 && value <= 1000)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be user=weight pairs separated by commas, each weight a number above 0 and at most 1000',
+      });
+      return z.NEVER;
+    }
+    weights[userId] = value;
+  }
+  return weights;
+});
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 
 // Where Temporal is and how to connect (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
@@ -91,6 +113,9 @@ const workerEnv = z.object({
   GEMINI_SOURCE_MODE: z.enum(['url', 'inline'], { error: 'must be url or inline' }).default('url'),
   // The project's quota: enforced by the Temporal server for the Gemini task queue, across every worker.
   GEMINI_REQUESTS_PER_MINUTE: positiveInt(500),
+  // One user's Gemini calls per minute, across the fleet: Temporal's per-fairness-key rate limit. Unset: no limit.
+  GEMINI_REQUESTS_PER_MINUTE_PER_USER: positiveInteger.optional(),
+  FAIRNESS_WEIGHTS: fairnessWeights.default({}),
   MAX_IMAGES_PER_JOB: positiveInt(10),
   IMAGE_CONCURRENCY_PER_JOB: positiveInt(4),
   LOG_LEVEL: logLevel,
@@ -168,7 +193,9 @@ export function loadWorkerConfig(env: Env = process.env) {
       maxConcurrentCalls: e.GEMINI_MAX_CONCURRENT_CALLS,
       sourceMode: e.GEMINI_SOURCE_MODE,
       requestsPerMinute: e.GEMINI_REQUESTS_PER_MINUTE,
+      requestsPerMinutePerUser: e.GEMINI_REQUESTS_PER_MINUTE_PER_USER,
     },
+    fairness: { weights: e.FAIRNESS_WEIGHTS },
     pipeline: { maxImagesPerJob: e.MAX_IMAGES_PER_JOB, imageConcurrency: e.IMAGE_CONCURRENCY_PER_JOB },
     metricsBindAddress: e.METRICS_BIND_ADDRESS,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,

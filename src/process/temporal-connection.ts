@@ -1,7 +1,7 @@
 import { Client, Connection, type WorkflowClientInterceptor } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection } from '@temporalio/worker';
-import { ConfigError } from './errors';
+import { ConfigError, messageOf } from './errors';
 import { SEARCH_ATTRIBUTES } from '../contract';
 import type { TemporalSettings } from './temporal-config';
 
@@ -110,4 +110,56 @@ export async function registerSearchAttributes(client: Client, namespace: string
     });
   }
   return missing.map((key) => key.name);
+}
+
+/** What the server held before {@link holdFairnessKeyRateLimit} brought it to the configured value. */
+export type RateLimitChange = 'unchanged' | 'set' | 'removed';
+
+/**
+ * Brings an activity task queue's rate limit per fairness key (Temporal's per-user limit, since our fairness key is
+ * the user) to `requestsPerSecond`, or removes it when undefined, so that the worker's configuration is what the
+ * fleet runs by, as the queue-wide limit is. Read first, so an unchanged setting costs no write.
+ *
+ * A server that cannot hold one (older than 1.29, or an API key without the permission) stops the start when a limit
+ * is asked for; when none is, there is nothing to remove and nothing to report.
+ */
+export async function holdFairnessKeyRateLimit(
+  connection: NativeConnection,
+  target: { namespace: string; taskQueue: string; variable: string },
+  requestsPerSecond: number | undefined,
+): Promise<RateLimitChange> {
+  const taskQueueType = temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY;
+  const { namespace, taskQueue } = target;
+  try {
+    const { config } = await connection.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType,
+      reportConfig: true,
+    });
+    const current = config?.fairnessKeysRateLimitDefault?.rateLimit?.requestsPerSecond ?? undefined;
+    // The server keeps a float32: equal within its precision.
+    if (
+      current === requestsPerSecond ||
+      (current && requestsPerSecond && Math.abs(current / requestsPerSecond - 1) < 1e-6)
+    )
+      return 'unchanged';
+    await connection.workflowService.updateTaskQueueConfig({
+      namespace,
+      identity: `${target.variable} of a worker`,
+      taskQueue,
+      taskQueueType,
+      updateFairnessKeyRateLimitDefault: {
+        rateLimit: requestsPerSecond === undefined ? null : { requestsPerSecond },
+        reason: `${target.variable} of the worker's configuration`,
+      },
+    });
+    return requestsPerSecond === undefined ? 'removed' : 'set';
+  } catch (error) {
+    if (requestsPerSecond === undefined) return 'unchanged';
+    throw new ConfigError([
+      `${target.variable}: Temporal could not set the per-user rate limit of ${taskQueue} in ${namespace} ` +
+        `(${messageOf(error)}); it needs a server of 1.29 or later with fairness switched on`,
+    ]);
+  }
 }

@@ -7,7 +7,7 @@ import { createImageStore, createStorageClient } from '../activities/storage';
 import { secretsOf, type WorkerConfig } from '../process/config';
 import { temporalLoggerFor, type Logger } from '../process/logger';
 import { geminiTaskQueue } from '../contract';
-import { connectWorkerConnection } from '../process/temporal-connection';
+import { connectWorkerConnection, holdFairnessKeyRateLimit } from '../process/temporal-connection';
 import { TRACING_OFF, type Tracing } from '../process/tracing';
 
 export interface WorkerOptions {
@@ -104,6 +104,7 @@ export async function runWorker(
     geminiTimeoutMs: config.gemini.timeoutMs,
     maxImagesPerJob: config.pipeline.maxImagesPerJob,
     imageConcurrency: config.pipeline.imageConcurrency,
+    fairnessWeights: config.fairness.weights,
     secrets: secretsOf(config).map((secret) => secret.reveal()),
   });
   let connection: NativeConnection;
@@ -115,6 +116,18 @@ export async function runWorker(
     throw error;
   }
   try {
+    const perUser = config.gemini.requestsPerMinutePerUser;
+    const rateLimit = await holdFairnessKeyRateLimit(
+      connection,
+      {
+        namespace: config.temporal.namespace,
+        taskQueue: geminiTaskQueue(config.temporal.taskQueue),
+        variable: 'GEMINI_REQUESTS_PER_MINUTE_PER_USER',
+      },
+      perUser && perUser / 60,
+    );
+    if (rateLimit !== 'unchanged')
+      log.info({ requestsPerMinute: perUser ?? null }, `per-user Gemini rate limit ${rateLimit}`);
     const workers = await createWorkers({
       connection,
       namespace: config.temporal.namespace,

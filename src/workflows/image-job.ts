@@ -159,6 +159,11 @@ async function makeImages(
   const metrics = jobMetrics();
   const gemini = proxyActivities<ImageGeneration>({
     taskQueue: geminiTaskQueue(workflowInfo().taskQueue),
+    // The Gemini queue is where a backlog forms (every job's images wait there for the fleet's slots and quota), so
+    // that is where the user's fair share applies. Only the job knows its user, once loaded: the bridge starts it
+    // knowing the job id alone, and the steps before are local activities, which never wait in a task queue.
+    // Priority changes no command, so runs in flight replay without a patch.
+    priority: plan.priority,
     // Above the worker's Gemini client timeout (GEMINI_TIMEOUT_MS), so the SDK's own timeout fires first.
     startToCloseTimeout: '5 minutes',
     // A crashed worker's Gemini call is retried elsewhere this long after its last heartbeat.

@@ -1,0 +1,245 @@
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { createBridge } from '../src/bridge/bridge';
+import { createJobStarter } from '../src/bridge/job-starter';
+import { createJobQueue } from '../src/bridge/queue';
+import { createLogger } from '../src/process/logger';
+import { Secret } from '../src/process/secret';
+import { runFlood, userSeconds, type FloodJob, type FloodUser } from '../dev/flood';
+import { freePort } from '../dev/ports';
+import { RedisServer } from '../dev/redis-server';
+import { attachmentsUnder, jobState } from '../dev/seed';
+import { DATA_DIR } from '../dev/setup-scripts';
+import { noisePng } from '../dev/stand-ins/images';
+import { seedJob, startStack, type Stack } from '../dev/stack';
+import { TemporalCluster } from '../dev/temporal-cluster';
+import { startDevServerProcess, type DevServerProcess } from '../dev/temporal-dev-server';
+import { uniqueTaskQueue } from '../dev/workers';
+import { startBenchWorker, stopBenchWorker } from './bench-worker';
+import { median, round } from './stats';
+
+/**
+ * `npm run bench -- --fairness [--engine dev|cluster] [--quick] [--json FILE]`: many users on one fleet. User A pushes
+ * 30 jobs of 4 images; 1 s later user B pushes one job of 4, and 5 s after A, user C one more. One worker with 16
+ * Gemini slots, Gemini answering in L = 1 s, 64 px images, the source by URL; every id goes through Redis and the
+ * bridge as the front end's would, and each job's time runs from its push to its row's `completed_at`.
+ *
+ * The same flood runs with fairness on (the project's Temporal) and off (first in, first out, as Temporal ships it),
+ * alternating, in the same run: on the dev server, two dev servers; on the cluster, one cluster whose `fifo` namespace
+ * has fairness switched off. A light user's ratio is its time under the flood over its time alone.
+ */
+
+const SLOTS = 16;
+const LATENCY_MS = 1_000;
+const IMAGE_PX = 64;
+const TARGETS = { fair_light_user_ratio: 1.5, fair_light_user_ratio_max: 2.0, fair_heavy_user_ratio: 1.05 };
+type Mode = 'fair' | 'fifo';
+const MODES: readonly Mode[] = ['fair', 'fifo'];
+
+/** One engine's two Temporal targets, by mode: where a worker and a bridge connect. */
+interface Target {
+  address: string;
+  namespace: string;
+  client: Client;
+}
+
+export async function runFairness(options: { engine: 'dev' | 'cluster'; quick: boolean; json?: string }) {
+  const runs = options.quick ? 1 : 3;
+  const heavyJobs = options.quick ? 10 : 30;
+  const stack = await startStack({ geminiImageSize: { width: IMAGE_PX, height: IMAGE_PX } });
+  const redis = await RedisServer.start();
+  const engine = await startEngine(options.engine);
+  const samples: Record<string, number[]> = {};
+  const record = (key: string, value: number) => (samples[key] ??= []).push(round(value));
+  const integrity = { jobs: 0, lost: 0, duplicates: 0 };
+  console.log(`bench --fairness on the ${options.engine}: ${runs} run(s), A ${heavyJobs} x 4, B and C 1 x 4`);
+  try {
+    for (let run = 1; run <= runs; run++) {
+      for (const mode of run % 2 === 1 ? MODES : [...MODES].reverse()) {
+        const users = usersOf(run, mode, heavyJobs);
+        const fleet = await startFleet(stack, redis, engine.targets[mode]);
+        try {
+          stack.gemini.latencyMs = LATENCY_MS;
+          const flood = (floodUsers: FloodUser[]) => runFlood({ ...fleet, users: floodUsers, pool: stack.db.pool });
+          const aloneB = userSeconds(await flood([{ ...users.B, afterMs: 0 }]), users.B.userId);
+          const aloneC = userSeconds(await flood([{ ...users.C, afterMs: 0 }]), users.C.userId);
+          const jobs = await flood([users.A, users.B, users.C]);
+          const [a, b, c] = [users.A, users.B, users.C].map((user) => userSeconds(jobs, user.userId));
+          record(`${mode}_heavy_user_s`, a!);
+          record(`${mode}_light_user_b_s`, b!);
+          record(`${mode}_light_user_c_s`, c!);
+          record(`alone_s_${mode}`, (aloneB + aloneC) / 2);
+          record(`${mode}_light_user_ratio_b`, b! / aloneB);
+          record(`${mode}_light_user_ratio_c`, c! / aloneC);
+          await check(stack, jobs, integrity);
+          console.log(
+            `  run ${run}, fairness ${mode === 'fair' ? 'on ' : 'off'}: A ${round(a!)} s, B ${round(b!)} s ` +
+              `(alone ${round(aloneB)}), C ${round(c!)} s (alone ${round(aloneC)})`,
+          );
+        } finally {
+          await fleet.stop();
+        }
+      }
+      const last = (key: string) => samples[key]!.at(-1)!;
+      record('fair_heavy_user_ratio', last('fair_heavy_user_s') / last('fifo_heavy_user_s'));
+    }
+  } finally {
+    await engine.stop();
+    await redis.stop();
+    await stack.stop();
+  }
+  report(options, samples, integrity);
+}
+
+/** Per run and mode, users of their own: each user's images go to a folder of its own, checked after the run. */
+function usersOf(run: number, mode: Mode, heavyJobs: number): Record<'A' | 'B' | 'C', FloodUser> {
+  const id = (name: string) => `${name}-${mode}-${run}-${randomUUID().slice(0, 8)}`;
+  return {
+    A: { userId: id('a'), jobs: heavyJobs, quantity: 4, afterMs: 0 },
+    B: { userId: id('b'), jobs: 1, quantity: 4, afterMs: 1_000 },
+    C: { userId: id('c'), jobs: 1, quantity: 4, afterMs: 5_000 },
+  };
+}
+
+async function startEngine(name: 'dev' | 'cluster') {
+  if (name === 'dev') {
+    const servers: DevServerProcess[] = await Promise.all(
+      MODES.map(async (mode) =>
+        startDevServerProcess({
+          cliPath: process.env.TEMPORAL_CLI_PATH!,
+          port: await freePort(),
+          logFile: path.join(DATA_DIR, `temporal-bench-${mode}.log`),
+          dynamicConfig: mode === 'fifo' ? { 'matching.enableFairness': false } : {},
+        }),
+      ),
+    );
+    const connections = await Promise.all(servers.map((server) => Connection.connect({ address: server.address })));
+    const target = (i: number): Target => ({
+      address: servers[i]!.address,
+      namespace: 'default',
+      client: new Client({ connection: connections[i]!, namespace: 'default' }),
+    });
+    return {
+      targets: { fair: target(0), fifo: target(1) },
+      stop: async () => {
+        await Promise.all(connections.map((connection) => connection.close()));
+        await Promise.all(servers.map((server) => server.stop()));
+      },
+    };
+  }
+  const cluster = await TemporalCluster.start({
+    otherNamespaces: ['fifo'],
+    extraDynamicConfig: [
+      'matching.enableFairness:',
+      '  - value: false',
+      '    constraints: { namespace: fifo }',
+      '  - value: true',
+      '',
+    ].join('\n'),
+  });
+  const connection = await Connection.connect({ address: cluster.address });
+  const target = (namespace: string): Target => ({
+    address: cluster.address,
+    namespace,
+    client: new Client({ connection, namespace }),
+  });
+  return {
+    targets: { fair: target(cluster.namespace), fifo: target('fifo') },
+    stop: async () => {
+      await connection.close();
+      await cluster.drop();
+    },
+  };
+}
+
+/** A worker process (as deployed) and a bridge on a Redis list of their own; what the flood seeds and pushes with. */
+async function startFleet(stack: Stack, redis: RedisServer, target: Target) {
+  const source = noisePng(IMAGE_PX, IMAGE_PX);
+  const taskQueue = uniqueTaskQueue('fairness');
+  const worker = await startBenchWorker(stack, {
+    taskQueue,
+    sourceMode: 'url',
+    slots: SLOTS,
+    temporalAddress: target.address,
+    namespace: target.namespace,
+  });
+  const queue = createJobQueue({
+    redisUrl: new Secret(redis.url),
+    key: `fairness-${randomUUID()}`,
+    pushSide: 'left',
+    bridgeId: 'bench',
+  });
+  const bridge = createBridge({
+    queue,
+    startJob: createJobStarter(target.client, { taskQueue, rerunFailed: false }),
+    log: createLogger('warn', 'bench-bridge'),
+    jobIdFormat: 'uuid',
+    concurrency: 32,
+    stopGraceMs: 10_000,
+  });
+  const bridging = bridge.run();
+  return {
+    seed: async (userId: string, quantity: number) => (await seedJob(stack, { userId, quantity, source })).jobId,
+    // The front end pushes one id at a time, as its jobs are created.
+    push: async (jobIds: string[]) => {
+      for (const jobId of jobIds) await queue.push(jobId);
+    },
+    stop: async () => {
+      bridge.stop();
+      await bridging;
+      queue.close();
+      await stopBenchWorker(worker);
+    },
+  };
+}
+
+/** Every job completed with all its images, and no user holds more images than its jobs asked for. */
+async function check(stack: Stack, jobs: FloodJob[], integrity: { jobs: number; lost: number; duplicates: number }) {
+  const asked = new Map<string, number>();
+  for (const job of jobs) {
+    integrity.jobs += 1;
+    const state = await jobState(stack.db.pool, job.jobId);
+    if (state.job_status !== 'completed' || state.completed_images !== state.total_images) integrity.lost += 1;
+    asked.set(job.userId, (asked.get(job.userId) ?? 0) + state.total_images);
+  }
+  for (const [userId, total] of asked) {
+    const rows = await attachmentsUnder(stack.db.pool, `generated-images/user-${userId}`);
+    integrity.duplicates += Math.max(0, rows.length - total);
+  }
+}
+
+function report(
+  options: { engine: string; quick: boolean; json?: string },
+  samples: Record<string, number[]>,
+  integrity: { jobs: number; lost: number; duplicates: number },
+): void {
+  const figures: Record<string, number | { median: number; min: number; max: number }> = {};
+  for (const [key, values] of Object.entries(samples)) {
+    figures[key] = { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+  }
+  const worst = (key: string) => Math.max(...samples[key]!);
+  const headline: Record<string, number> = {
+    fair_light_user_ratio: Math.max(median(samples.fair_light_user_ratio_b!), median(samples.fair_light_user_ratio_c!)),
+    fair_light_user_ratio_max: Math.max(worst('fair_light_user_ratio_b'), worst('fair_light_user_ratio_c')),
+    fifo_light_user_ratio: Math.max(median(samples.fifo_light_user_ratio_b!), median(samples.fifo_light_user_ratio_c!)),
+    fair_heavy_user_ratio: median(samples.fair_heavy_user_ratio!),
+  };
+  console.log('\n| figure | median | min | max |\n| --- | ---: | ---: | ---: |');
+  for (const [key, value] of Object.entries(figures)) {
+    if (typeof value !== 'number') console.log(`| ${key} | ${value.median} | ${value.min} | ${value.max} |`);
+  }
+  console.log('\n| target | value | |\n| --- | ---: | --- |');
+  for (const [key, target] of Object.entries(TARGETS)) {
+    const value = headline[key]!;
+    console.log(`| ${key} (B and C, the worse) | ${value} | ≤ ${target} ${value <= target ? 'met' : 'MISSED'} |`);
+  }
+  console.log(`| fifo_light_user_ratio (B and C, the worse) | ${headline.fifo_light_user_ratio} | |`);
+  console.log(`\n${integrity.jobs} jobs checked: ${integrity.lost} lost, ${integrity.duplicates} duplicates`);
+  if (options.json) {
+    const json = { engine: options.engine, quick: options.quick, ...headline, ...figures, ...integrity };
+    writeFileSync(options.json, JSON.stringify(json, null, 2) + '\n');
+    console.log(`wrote ${options.json}`);
+  }
+}
