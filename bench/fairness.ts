@@ -63,9 +63,22 @@ export async function runFairness(options: { engine: 'dev' | 'cluster'; quick: b
         try {
           stack.gemini.latencyMs = LATENCY_MS;
           const flood = (floodUsers: FloodUser[]) => runFlood({ ...fleet, users: floodUsers, pool: stack.db.pool });
-          const aloneB = userSeconds(await flood([{ ...users.B, afterMs: 0 }]), users.B.userId);
-          const aloneC = userSeconds(await flood([{ ...users.C, afterMs: 0 }]), users.C.userId);
+          const aloneJobs = [
+            ...(await flood([{ ...users.B, afterMs: 0 }])),
+            ...(await flood([{ ...users.C, afterMs: 0 }])),
+          ];
+          const aloneB = userSeconds(aloneJobs, users.B.userId);
+          const aloneC = userSeconds(aloneJobs, users.C.userId);
           const jobs = await flood([users.A, users.B, users.C]);
+          for (const [name, user] of [
+            ['b', users.B],
+            ['c', users.C],
+          ] as const) {
+            const alone = callTimeline(stack, aloneJobs, user.userId);
+            const flooded = callTimeline(stack, jobs, user.userId);
+            record(`${mode}_light_user_${name}_extra_to_calls_s`, flooded.toCalls - alone.toCalls);
+            record(`${mode}_light_user_${name}_extra_after_calls_s`, flooded.afterCalls - alone.afterCalls);
+          }
           const [a, b, c] = [users.A, users.B, users.C].map((user) => userSeconds(jobs, user.userId));
           record(`${mode}_heavy_user_s`, a!);
           record(`${mode}_light_user_b_s`, b!);
@@ -73,7 +86,7 @@ export async function runFairness(options: { engine: 'dev' | 'cluster'; quick: b
           record(`alone_s_${mode}`, (aloneB + aloneC) / 2);
           record(`${mode}_light_user_ratio_b`, b! / aloneB);
           record(`${mode}_light_user_ratio_c`, c! / aloneC);
-          await check(stack, jobs, integrity);
+          await check(stack, [...aloneJobs, ...jobs], integrity);
           console.log(
             `  run ${run}, fairness ${mode === 'fair' ? 'on ' : 'off'}: A ${round(a!)} s, B ${round(b!)} s ` +
               `(alone ${round(aloneB)}), C ${round(c!)} s (alone ${round(aloneC)})`,
@@ -193,6 +206,21 @@ async function startFleet(stack: Stack, redis: RedisServer, target: Target) {
       await stopBenchWorker(worker);
     },
   };
+}
+
+/**
+ * Where a user's time goes: from its push until its last Gemini call arrives (waiting to start, then for slots), and
+ * from that call's answer until its last row ends (recording and finishing): the first is what fairness orders.
+ */
+function callTimeline(stack: Stack, jobs: FloodJob[], userId: string): { toCalls: number; afterCalls: number } {
+  const own = jobs.filter((job) => job.userId === userId);
+  const calls = stack.gemini.requests
+    .filter((request) => own.some((job) => request.imageKey?.startsWith(`${job.jobId}/`)))
+    .map((request) => request.at);
+  const pushed = Math.min(...own.map((job) => job.pushedAt));
+  const lastCall = Math.max(...calls);
+  const finished = Math.max(...own.map((job) => job.finishedAt));
+  return { toCalls: (lastCall - pushed) / 1000, afterCalls: (finished - lastCall - LATENCY_MS) / 1000 };
 }
 
 /** Every job completed with all its images, and no user holds more images than its jobs asked for. */

@@ -59,7 +59,7 @@ interface Service {
 
 const alreadyRunning = (name: string): Service => ({ name, startedHere: false, stop: async () => undefined });
 
-async function main(once: boolean): Promise<number> {
+async function main(options: { once: boolean; flood: boolean }): Promise<number> {
   mkdirSync(DATA_DIR, { recursive: true });
   const env: Record<string, string | undefined> = { ...process.env };
   const cleanups: Array<() => Promise<void>> = [];
@@ -166,14 +166,14 @@ async function main(once: boolean): Promise<number> {
     cleanups.unshift(async () => queue.close());
     let latestJobId: string | undefined;
     // What the front end does: the rows (and the source object), then the id pushed onto Redis.
-    const startJob = async (request: { quantity: unknown; prompt: unknown }) => {
+    const startJob = async (request: { quantity: unknown; prompt: unknown; userId?: string }) => {
       const job = await seedJob(pool, (objectPath, bytes, mimeType) => storage.upload(objectPath, bytes, mimeType), {
-        ...request,
         userId: 'demo-user',
+        ...request,
         source,
       });
       await queue.push(job.jobId);
-      latestJobId = job.jobId;
+      if (job.userId === 'demo-user') latestJobId = job.jobId;
       return job.jobId;
     };
     const workflowUrl = (jobId: string) =>
@@ -192,6 +192,7 @@ async function main(once: boolean): Promise<number> {
     cleanups.unshift(() => page.stop());
     say(`  Page:      ${page.url}`);
 
+    const flood = options.flood ? await startFlood(startJob, queue) : undefined;
     const jobId = await startJob({ quantity: QUANTITY, prompt: PROMPT });
     const workflowLink = workflowUrl(jobId) ?? `workflow ${workflowIdForJob(jobId)}`;
     say();
@@ -202,13 +203,14 @@ async function main(once: boolean): Promise<number> {
 
     const status = await showProgress(pool, jobId, stop.signal);
     say();
+    if (flood) await reportFlood(pool, jobId, flood);
     await printResults(
       pool,
       jobId,
       (objectPath) => localStorage?.fileOf(workerConfig.storage.bucket, objectPath) ?? publicUrl(objectPath),
     );
     say(`Workflow: ${workflowLink}`);
-    if (once || stop.signal.aborted) return status === 'completed' ? 0 : 1;
+    if (options.once || stop.signal.aborted) return status === 'completed' ? 0 : 1;
 
     say();
     say(`The worker, bridge and page keep serving: start more jobs on ${page.url}. Ctrl-C stops everything.`);
@@ -296,4 +298,41 @@ async function printResults(pool: Pool, jobId: string, locate: (objectPath: stri
   console.table(rows);
 }
 
-runEntryPoint(() => main(parseArgs({ options: { once: { type: 'boolean', default: false } } }).values.once));
+const FLOOD = { userId: 'flood-user', jobs: 20, quantity: 4 };
+
+/**
+ * `--flood`: another user pushes a batch of jobs just before the demo's own job, as the front end would for a user
+ * who asked for many at once. With fairness (the dev server's dynamic config), the demo's job keeps its pace:
+ * Temporal serves the two users' Gemini calls in turn instead of the whole batch first.
+ */
+async function startFlood(
+  startJob: (request: { quantity: unknown; prompt: unknown; userId: string }) => Promise<string>,
+  queue: { keys: { pending: string } },
+): Promise<{ jobIds: string[] }> {
+  const request = { quantity: FLOOD.quantity, prompt: 'A flood of jobs from another user', userId: FLOOD.userId };
+  const jobIds: string[] = [];
+  for (let i = 0; i < FLOOD.jobs; i++) jobIds.push(await startJob(request));
+  say(`Flood: ${FLOOD.userId} pushed ${FLOOD.jobs} jobs of ${FLOOD.quantity} images onto ${queue.keys.pending}`);
+  await sleep(1_000);
+  return { jobIds };
+}
+
+/** How far the flood had got when the demo's job ended: with fairness, not far. */
+async function reportFlood(pool: Pool, jobId: string, flood: { jobIds: string[] }): Promise<void> {
+  const { rows } = await pool.query<{ done: string; images: string }>(
+    `SELECT count(*) FILTER (WHERE job_status IN ('completed', 'failed')) AS done,
+            coalesce(sum(completed_images), 0) AS images
+       FROM quel_production_jobs WHERE job_id = ANY($1)`,
+    [flood.jobIds],
+  );
+  const { done, images } = rows[0]!;
+  say(
+    `When job ${jobId} ended, ${done} of ${FLOOD.userId}'s ${flood.jobIds.length} jobs had ended ` +
+      `(${images} of their ${flood.jobIds.length * FLOOD.quantity} images made): the two users were served in turn.`,
+  );
+}
+
+const { values } = parseArgs({
+  options: { once: { type: 'boolean', default: false }, flood: { type: 'boolean', default: false } },
+});
+runEntryPoint(() => main({ once: values.once, flood: values.flood }));
