@@ -368,6 +368,16 @@ async function idsHeldBy(redis: RedisServer): Promise<number> {
   }
 }
 
+/**
+ * Three users with fairness on (the project's Temporal config): one pushes every other job, two share the rest, so
+ * their jobs' Gemini calls wait in one backlog ordered by user, and several jobs share a user's output folder.
+ */
+const USERS = 3;
+function userOf(job: number): string {
+  const user = job % 2 === 0 ? 0 : 1 + (Math.floor(job / 2) % (USERS - 1));
+  return `chaos${seed}u${user}`;
+}
+
 /** As the front end does it: the rows first, then the id onto Redis; spread over the push window. */
 async function submitJobs(pool: Pool, storage: StorageStandIn, redis: RedisServer): Promise<SubmittedJob[]> {
   const pusher = redis.client();
@@ -380,7 +390,7 @@ async function submitJobs(pool: Pool, storage: StorageStandIn, redis: RedisServe
       const reuse = productions.length > 0 && i % 3 === 2;
       const productionId = reuse ? productions.at(-1)! : await persistently(() => insertProduction(pool));
       if (!reuse) productions.push(productionId);
-      const userId = `chaos${seed}u${i}`;
+      const userId = userOf(i);
       const sourcePath = `merged-images/user-${userId}/merged_${i}.png`;
       const source = noisePng(48, 32);
       storage.put(BUCKET, sourcePath, source, 'image/png');
@@ -476,6 +486,7 @@ function report(
     bridges: BRIDGES,
     temporal_restarts: temporalRestarts,
     jobs: jobs.length,
+    users: new Set(jobs.map((job) => job.userId)).size,
     images: jobs.length * IMAGES_PER_JOB,
     images_made: verdict.imagesMade,
     jobs_completed: verdict.jobsCompleted,
