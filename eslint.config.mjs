@@ -7,7 +7,10 @@ import { builtinModules } from 'node:module';
 
 // Product code ships alone (build, Docker image): nothing of the local stack, the tests or their packages.
 const productOnly = {
-  paths: ['@temporalio/testing', 'pngjs', 'jpeg-js'].map((name) => ({ name, message: 'Not a product dependency.' })),
+  paths: ['@temporalio/testing', 'pngjs', 'jpeg-js', 'bullmq'].map((name) => ({
+    name,
+    message: 'Not a product dependency.',
+  })),
   patterns: [{ group: ['**/dev/**', '**/test/**'], message: 'src/ must not import the local stack or tests.' }],
 };
 

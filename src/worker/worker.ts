@@ -1,14 +1,13 @@
 import { Runtime, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
-import { createActivities, type Activities } from '../activities';
-import { checkDatabaseTls, createDatabasePool, createJobStore } from '../activities/database';
-import { createGeminiClient, createImageGenerator } from '../activities/gemini';
-import { createImageStore, createStorageClient } from '../activities/storage';
-import { secretsOf, type WorkerConfig } from '../process/config';
+import type { Activities } from '../activities';
+import { checkDatabaseTls, createDatabasePool } from '../activities/database';
+import type { WorkerConfig } from '../process/config';
 import { temporalLoggerFor, type Logger } from '../process/logger';
 import { geminiTaskQueue } from '../contract';
 import { connectWorkerConnection, holdFairnessKeyRateLimit } from '../process/temporal-connection';
 import { TRACING_OFF, type Tracing } from '../process/tracing';
+import { createWorkerActivities } from './activities';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -96,17 +95,7 @@ export async function runWorker(
   tracing: Tracing = TRACING_OFF,
 ): Promise<void> {
   const pool = createDatabasePool(config.database);
-  const activities = createActivities({
-    db: createJobStore(pool),
-    storage: createImageStore(createStorageClient(config.storage), config.storage.bucket),
-    gemini: createImageGenerator(createGeminiClient(config.gemini), config.gemini),
-    sourceMode: config.gemini.sourceMode,
-    geminiTimeoutMs: config.gemini.timeoutMs,
-    maxImagesPerJob: config.pipeline.maxImagesPerJob,
-    imageConcurrency: config.pipeline.imageConcurrency,
-    fairnessWeights: config.fairness.weights,
-    secrets: secretsOf(config).map((secret) => secret.reveal()),
-  });
+  const activities = createWorkerActivities(config, pool);
   let connection: NativeConnection;
   try {
     await checkDatabaseTls(pool);
