@@ -18,6 +18,19 @@ const ENTRY_POINTS = {
   worker: { script: 'src/worker/main.ts', ready: '"msg":"worker started"' },
   /** As the Docker image runs it: compiled, its Node flags and variables, the prebuilt bundle (`npm run build` first). */
   'built-worker': { script: 'dist/worker/main.js', ready: '"msg":"worker started"', compiled: true },
+  /** The bench's peers (bench/peers/), compiled by scripts/bench.sh, with the product worker's runtime settings. */
+  'bullmq-worker': {
+    script: 'dist/peers/bench/peers/bullmq-worker.js',
+    ready: '"msg":"worker started"',
+    compiled: true,
+    runsAs: 'dist/worker/main.js',
+  },
+  'floor-worker': {
+    script: 'dist/peers/bench/peers/floor-worker.js',
+    ready: '"msg":"worker started"',
+    compiled: true,
+    runsAs: 'dist/worker/main.js',
+  },
   bridge: { script: 'src/bridge/main.ts', ready: '"msg":"bridge started"' },
   all: { script: 'src/main.ts', ready: '"msg":"worker started"' },
   enqueue: { script: 'scripts/enqueue.ts', ready: 'pushed' },
@@ -44,9 +57,9 @@ export function spawnService(
   /** For a compiled entry point: other memory settings than the image's, to compare them (bench/fleet-memory.ts). */
   runtime?: ImageRuntime,
 ): ServiceProcess {
-  const entry: { script: string; ready: string; compiled?: boolean } = ENTRY_POINTS[kind];
+  const entry: { script: string; ready: string; compiled?: boolean; runsAs?: string } = ENTRY_POINTS[kind];
   const { script, ready } = entry;
-  const image = entry.compiled ? (runtime ?? imageRuntime(script)) : undefined;
+  const image = entry.compiled ? (runtime ?? imageRuntime(entry.runsAs ?? script)) : undefined;
   const child = spawn(process.execPath, [...(image ? image.nodeFlags : TS), script, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...image?.env, ...env },

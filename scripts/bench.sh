@@ -4,8 +4,10 @@ source "$(dirname "$0")/../dev/setup/common.sh"
 source "$(dirname "$0")/../dev/setup/node.sh"
 cd "$ROOT"
 bash dev/setup/deps.sh
-# The worker runs as deployed: compiled, with the prebuilt workflow bundle.
+# The worker runs as deployed: compiled, with the prebuilt workflow bundle; the peers' workers (bench/peers/) alike.
 npm run --silent build >/dev/null
+node_modules/.bin/tsc -p bench/peers/tsconfig.json
+node -r ts-node/register/transpile-only scripts/bundle-workflows.ts bench/peers/floor-workflow.ts dist/peers/floor-bundle.js >/dev/null
 while IFS='=' read -r key value; do export "$key=$value"; done < <(bash dev/setup/services.sh)
 # The stand-ins play remote services, whose CPU a deployment does not pay, yet here they share the two cores with what
 # is measured. V8 collects their process's whole heap (the TypeScript compiler's, the test client's) each time its
