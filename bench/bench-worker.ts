@@ -5,7 +5,8 @@ import { workerEnvironment, type Stack } from '../dev/stack';
 
 /**
  * The worker as the benches run it: compiled, with the prebuilt bundle and the image's runtime settings (or a
- * variant's), `slots` Gemini calls at once and no rate limit of its own; resolves once it serves.
+ * variant's), `slots` Gemini calls at once and no rate limit of its own; resolves once it serves. A peer's worker
+ * (`kind`, bench/peers/) gets the same variables and settings, and reads those it needs.
  */
 export async function startBenchWorker(
   stack: Stack,
@@ -19,10 +20,11 @@ export async function startBenchWorker(
     runtime?: ImageRuntime;
     /** More of the worker's variables (GEMINI_REQUESTS_PER_MINUTE_PER_USER, FAIRNESS_WEIGHTS). */
     env?: Record<string, string>;
+    kind?: 'built-worker' | 'bullmq-worker' | 'floor-worker';
   },
 ): Promise<ServiceProcess> {
   const worker = spawnService(
-    'built-worker',
+    options.kind ?? 'built-worker',
     {
       WORKFLOW_BUNDLE_PATH: path.join(__dirname, '..', 'dist', 'workflow-bundle.js'),
       TEMPORAL_ADDRESS: options.temporalAddress ?? stack.temporal!.address,

@@ -8,17 +8,34 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 /** User plus system CPU seconds of each group so far (clock ticks of /proc/PID/stat, 100 a second). */
 export function cpuSeconds(groups: Record<string, number[]>): Record<string, number> {
-  const ticks = (pid: number) => {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return 0; // a process that ended since
-    }
-  };
   return Object.fromEntries(
     Object.entries(groups).map(([name, pids]) => [name, pids.reduce((sum, pid) => sum + ticks(pid), 0) / 100]),
   );
+}
+
+/**
+ * Starts a reading of each group's CPU; the function returned gives the seconds each used since. The groups are
+ * listed again at the end, so a process born in between (a database backend the worker's pool opened) counts whole;
+ * one that ended in between is missed.
+ */
+export function startCpuReading(groups: () => Record<string, number[]>): () => Record<string, number> {
+  const before = new Map(Object.values(groups()).flatMap((pids) => pids.map((pid) => [pid, ticks(pid)] as const)));
+  return () =>
+    Object.fromEntries(
+      Object.entries(groups()).map(([name, pids]) => [
+        name,
+        pids.reduce((sum, pid) => sum + Math.max(0, ticks(pid) - (before.get(pid) ?? 0)), 0) / 100,
+      ]),
+    );
+}
+
+function ticks(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0; // a process that ended since
+  }
 }
 
 /** Every PostgreSQL process on the machine: the postmaster and its backends (ours, on a machine kept quiet). */

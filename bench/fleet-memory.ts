@@ -1,9 +1,10 @@
 import { noisePng } from '../dev/stand-ins/images';
 import { imageRuntime, type ImageRuntime } from '../dev/processes';
 import { startStack } from '../dev/stack';
-import { uniqueTaskQueue } from '../dev/workers';
-import { residentMb, startBenchWorker, stopBenchWorker } from './bench-worker';
+import { residentMb } from './bench-worker';
+import { emptyTally } from './integrity';
 import { runFleet } from './jobs';
+import { startWay } from './ways';
 
 /**
  * `npm run bench -- --fleet-memory [--runs N] [--jobs N] [--variant=SETTINGS]…`: the fleet step of the bench alone (a
@@ -24,7 +25,6 @@ export async function runFleetMemory(options: { runs: number; jobs: number; vari
   // Read before anything starts, so a mistyped variant fails at once.
   const runtimes = new Map(variants.map((variant) => [variant, runtimeOf(variant)]));
   const stack = await startStack({ temporal: true, geminiImageSize: { width: 720, height: 720 } });
-  const taskQueue = uniqueTaskQueue('fleet-memory');
   const source = noisePng(720, 720);
   const results = new Map<string, string[]>(variants.map((variant) => [variant, []]));
   try {
@@ -41,21 +41,15 @@ export async function runFleetMemory(options: { runs: number; jobs: number; vari
   for (const [variant, lines] of results) console.log(`${variant}\n  ${lines.join('\n  ')}`);
 
   async function measureOnce(variant: string): Promise<string> {
-    const worker = await startBenchWorker(stack, {
-      taskQueue,
-      sourceMode: 'url',
-      slots: SLOTS,
-      runtime: runtimes.get(variant)!,
-    });
+    const runtime = runtimes.get(variant)!;
+    const way = await startWay('ours', { stack, sourceMode: 'url', slots: SLOTS, tally: emptyTally(), runtime });
     try {
-      const pid = worker.child.pid!;
       await new Promise((resolve) => setTimeout(resolve, 3_000));
-      const idle = residentMb(pid, 'VmRSS');
-      const fleet = await runFleet(stack, taskQueue, worker, { jobs: options.jobs, source }, () => Promise.resolve());
-      const { peakMb, cpuSeconds, seconds } = fleet;
-      return `idle ${idle.toFixed(0)} MB, peak ${peakMb.toFixed(0)} MB, CPU ${cpuSeconds.toFixed(2)} s, fleet ${seconds.toFixed(2)} s`;
+      const idle = residentMb(way.worker.child.pid!, 'VmRSS');
+      const { peakMb, workerCpuSeconds, seconds } = await runFleet(way, { jobs: options.jobs, source });
+      return `idle ${idle.toFixed(0)} MB, peak ${peakMb.toFixed(0)} MB, CPU ${workerCpuSeconds.toFixed(2)} s, fleet ${seconds.toFixed(2)} s`;
     } finally {
-      await stopBenchWorker(worker);
+      await way.stop();
     }
   }
 }

@@ -18,7 +18,7 @@ import { workflowIdForJob } from '../src/contract';
 import { startTracing } from '../src/process/start-tracing';
 import { inJobSpan } from '../src/process/tracing';
 import { eventually } from './support/eventually';
-import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver';
+import { OtlpReceiver, type ReceivedSpan } from '../dev/otlp-receiver';
 
 /**
  * Tracing, as deployed: a bridge process and a worker process, each exporting over OTLP/HTTP to a local receiver.

@@ -105,13 +105,22 @@ export class GeminiStandIn {
   private chooser: BehaviourChooser | undefined;
   private urlFetchFaults: UrlFetchFaultChooser | undefined;
 
+  private imageSize: { width: number; height: number };
+
   private constructor(
     private readonly server: http.Server,
     readonly baseUrl: string,
     private readonly options: GeminiStandInOptions,
   ) {
     this.latencyMs = options.latencyMs ?? 0;
+    this.imageSize = options.imageSize ?? DEFAULT_IMAGE_SIZE;
     this.apiVersion = options.apiVersion ?? 'v1beta';
+  }
+
+  /** The PNG answers' size from now on (the bench's runs at two sizes). */
+  answerImagesOf(size: { width: number; height: number }): void {
+    this.imageSize = size;
+    this.stampPng = undefined;
   }
 
   static async start(options: GeminiStandInOptions = {}): Promise<GeminiStandIn> {
@@ -253,7 +262,7 @@ export class GeminiStandIn {
 
   private encodedImage(mimeType: GeminiImageMime): EncodedImage {
     if (mimeType === 'image/png') {
-      const { width, height } = this.options.imageSize ?? DEFAULT_IMAGE_SIZE;
+      const { width, height } = this.imageSize;
       this.stampPng ??= pngStamper(noisePng(width, height));
       return this.stampPng(`answer ${this.requests.length} ${randomBytes(8).toString('hex')}`);
     }

@@ -1,7 +1,7 @@
 import http from 'node:http';
 
 /**
- * A local OTLP/HTTP trace receiver: what a collector would be, for tests. It takes `POST /v1/traces` in OTLP's
+ * A local OTLP/HTTP trace receiver: what a collector would be, for the tests and the bench. It takes `POST /v1/traces` in OTLP's
  * JSON encoding (what @opentelemetry/exporter-trace-otlp-http sends) and keeps each span, flattened, and every
  * body as it came.
  */
