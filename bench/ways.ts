@@ -52,7 +52,7 @@ export interface WaySetting {
   slots: number;
   /** Where this way's jobs are checked into. */
   tally: Tally;
-  /** Our worker's Node flags and variables, when not the image's (bench/fleet-memory.ts). */
+  /** The worker's Node flags and variables, when not the image's (bench/fleet-memory.ts; a profile). */
   runtime?: ImageRuntime;
 }
 
@@ -102,6 +102,7 @@ async function startBullmq(setting: WaySetting): Promise<Way> {
     taskQueue: 'unused',
     sourceMode: setting.sourceMode,
     slots: setting.slots,
+    runtime: setting.runtime,
     env: { REDIS_URL: redis.url, BULLMQ_QUEUE: queueName },
   });
   const queue = new Queue<ImageJobData, ImageJobOutcome>(queueName, {
@@ -145,6 +146,7 @@ async function startFloor(setting: WaySetting): Promise<Way> {
     taskQueue,
     sourceMode: setting.sourceMode,
     slots: setting.slots,
+    runtime: setting.runtime,
     env: { WORKFLOW_BUNDLE_PATH: FLOOR_BUNDLE },
   });
   const client = stack.temporal!.client;
