@@ -57,6 +57,8 @@ describe('loadJob', () => {
       source: { path: seeded.sourcePath, mimeType: 'image/jpeg', size: seeded.sourceBytes.length },
       outputFolder: `generated-images/user-${seeded.userId}`,
       imageConcurrency: 4,
+      // The user's fair share of the Gemini queue: its id as the key, the default weight.
+      priority: { fairnessKey: seeded.userId },
     });
   });
 
