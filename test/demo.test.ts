@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { launchChromium } from '../dev/browser';
@@ -27,6 +28,8 @@ test('npm run demo -- --once completes the sample job on embedded defaults and e
     expect(existsSync(file)).toBe(true);
     expect(await sniffImageType(readFileSync(file))).toMatchObject({ supported: true, mimeType: 'image/png' });
   }
+  // Four variations, four different pictures.
+  expect(new Set(files.map((file) => createHash('sha256').update(readFileSync(file)).digest('hex'))).size).toBe(4);
   expect(output.match(/'generated-images\/user-demo-user\/generated_\d+_[0-9a-z]{6}\.png'/g)).toHaveLength(4);
 }, 300_000);
 
