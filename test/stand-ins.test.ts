@@ -688,6 +688,21 @@ describe('StorageStandIn driven by @supabase/supabase-js', () => {
     expect(forged.status).toBe(400);
   });
 
+  it('serves a private bucket through signed URLs only', async () => {
+    await double.stop();
+    double = await StorageStandIn.start({ serviceKey: KEY, privateBuckets: ['attachments'] });
+    storage = clientWith(KEY, KEY);
+    const bytes = noisePng(8, 8);
+    await upload(bytes, { upsert: false });
+
+    const publicResponse = await fetch(attachments().getPublicUrl(PATH).data.publicUrl);
+    const signed = await attachments().createSignedUrl(PATH, 60);
+
+    expect(publicResponse.status).toBe(400);
+    expect(await publicResponse.json()).toMatchObject({ statusCode: '404', error: 'Bucket not found' });
+    expect(Buffer.from(await (await fetch(signed.data!.signedUrl)).arrayBuffer())).toEqual(bytes);
+  });
+
   it('waits latencyMs before answering', async () => {
     double.latencyMs = 150;
     const started = Date.now();
