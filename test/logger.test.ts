@@ -91,6 +91,16 @@ test('JSON lines, as deployed, keep every id, the fields, and the message and st
   });
 });
 
+test("an error's URLs are logged without their query, where a key or a signed URL's token sits", () => {
+  const { log, text } = capturedLogger('worker');
+  const failed = new Error('request to http://gateway.test/v1beta/models?key=gateway-key-42 failed, reason: refused');
+  temporalLoggerFor(log).warn('Activity failed', { ...activityAttributes, error: failed });
+  log.error({ err: new Error('GET https://storage.test/object/sign/a.png?token=signed-token-42: 500') }, 'failed');
+  expect(text()).toContain('request to http://gateway.test/v1beta/models failed, reason: refused');
+  expect(text()).toContain('GET https://storage.test/object/sign/a.png: 500');
+  expect(text()).not.toMatch(/gateway-key-42|signed-token-42/);
+});
+
 test('a credential-shaped field is censored, whatever logged it', () => {
   const { log, text } = capturedLogger('worker');
   log.info({ jobId: 'job-1', apiKey: 'a-key-that-must-not-show', gemini: { apiKey: 'another' } }, 'job finished');

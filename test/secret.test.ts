@@ -23,10 +23,10 @@ describe('scrubbing', () => {
 
   test('every URL in a text cut to its scheme, host and path, however it is quoted', () => {
     const text =
-      'request to http://127.0.0.1:1/gateway?key=K1/v1beta/models/m:generateContent failed; ' +
+      'request to http://127.0.0.1:1/gateway?key=K1/v1beta/models/m:generateContent failed; GET http://h/a?t=1: 500, ' +
       `{"fileUri":"https://s.example.test/object/sign/a.png?token=T2#x"}, 'ftp://u:P3@h/f?x=1' and https://plain.test/p`;
     expect(withoutUrlSecrets(text)).toBe(
-      'request to http://127.0.0.1:1/gateway failed; ' +
+      'request to http://127.0.0.1:1/gateway failed; GET http://h/a: 500, ' +
         `{"fileUri":"https://s.example.test/object/sign/a.png"}, 'ftp://[redacted]@h/f' and https://plain.test/p`,
     );
   });

@@ -1,13 +1,15 @@
 import pino from 'pino';
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
 import { sentenceOf } from './log-sentence';
+import { withoutUrlSecrets } from './secret';
 
 export type Logger = pino.Logger;
 
 /**
  * One JSON line per event, or a human line when no destination is given and stdout is a terminal. Anything under
- * a credential-shaped key is censored, whatever logged it. An error under `error` (as Temporal's SDK logs a failed
- * activity or workflow) is written with its message and stack, as one under `err` is.
+ * a credential-shaped key is censored, whatever logged it. An error, under `err` or under `error` (as Temporal's SDK
+ * logs a failed activity or workflow), is written with its message and stack, every URL in them cut to its path: a
+ * failed fetch's message quotes its URL whole, query and all.
  */
 export function createLogger(
   level: string,
@@ -19,7 +21,7 @@ export function createLogger(
       name,
       level,
       base: { pid: process.pid },
-      serializers: { error: pino.stdSerializers.err },
+      serializers: { err: errorLine, error: errorLine },
       redact: {
         paths: [
           'apiKey',
@@ -36,6 +38,13 @@ export function createLogger(
     },
     destination,
   );
+}
+
+function errorLine(error: Error): pino.SerializedError {
+  const serialized = pino.stdSerializers.err(error);
+  serialized.message = withoutUrlSecrets(serialized.message);
+  serialized.stack = withoutUrlSecrets(serialized.stack);
+  return serialized;
 }
 
 /**

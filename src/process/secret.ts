@@ -24,8 +24,11 @@ export class Secret<T = string> {
 /** Whatever stands between a URL's `scheme://` and its first `@`: the user name and password, wherever one is. */
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s@]*@/gi;
 
-/** A URL's query and fragment: where a signed URL carries its token, and some APIs take a key. */
-const URL_QUERY = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#"'<>]*)[?#][^\s"'<>]*/gi;
+/**
+ * A URL's query and fragment: where a signed URL carries its token, and some APIs take a key. It ends where the URL
+ * does, at a space or a quote; punctuation just before one (`…?token=x: 500`) is the text's, not the URL's.
+ */
+const URL_QUERY = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#"'<>]*)[?#][^\s"'<>]*?(?=[.,:;!)\]]*(?:[\s"'<>]|$))/gi;
 
 /** Shorter values would match all over a text (a one-letter key in a test's setup), and hide nothing. */
 const MIN_SCRUBBED_LENGTH = 4;
