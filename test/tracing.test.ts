@@ -13,8 +13,9 @@ import {
   workerEnvironment,
   type Stack,
 } from '../dev/stack';
+import { freePort } from '../dev/ports';
 import { uniqueTaskQueue, workflowBundle } from '../dev/workers';
-import { workflowIdForJob } from '../src/contract';
+import { jobStartOptions, workflowIdForJob } from '../src/contract';
 import { startTracing } from '../src/process/start-tracing';
 import { inJobSpan } from '../src/process/tracing';
 import { eventually } from './support/eventually';
@@ -119,6 +120,53 @@ test('a URL query, where a signed URL carries its token, never reaches a span; t
   });
   expect(receiver.bodies.join('\n')).not.toContain(token);
 });
+
+test("a failed fetch's exception text keeps its words but not the URL's query, where a key can sit", async () => {
+  // A Gemini gateway whose URL carries its key; nothing listens there, so the call fails before any answer.
+  const key = 'gateway-key-that-must-not-be-exported-42';
+  const gateway = `http://127.0.0.1:${await freePort()}/gateway`;
+  const taskQueue = uniqueTaskQueue('tracing-failure');
+  const worker = spawnService('worker', {
+    ...workerEnvironment(stack),
+    TEMPORAL_ADDRESS: stack.temporal!.address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    GEMINI_BASE_URL: `${gateway}?key=${key}`,
+  });
+  await worker.started;
+  const job = await seedJob(stack, { quantity: 1 });
+  const workflow = await stack.temporal!.client.workflow.start('imageJob', {
+    taskQueue,
+    args: [{ jobId: job.jobId }],
+    ...jobStartOptions(job.jobId),
+  });
+  // The first Gemini attempt fails at once; the spans of that attempt are the ones looked at.
+  await eventually(
+    async () =>
+      (await workflow.describe()).raw.pendingActivities?.some((activity) =>
+        activity.lastFailure?.message?.startsWith('Gemini could not be reached'),
+      ),
+    'a failed Gemini attempt',
+  );
+  await workflow.terminate('the test saw what it needs');
+  worker.child.kill('SIGTERM');
+  expect(await worker.exited).toBe(0);
+
+  const failed = receiver.spans.find(
+    (span) => span.name === 'RunActivity:generateImage' && span.attributes['job.id'] === job.jobId,
+  );
+  const reason = new RegExp(`^Gemini could not be reached: request to ${gateway} failed, reason: connect ECONNREFUSED`);
+  expect(failed?.statusMessage).toMatch(reason);
+  expect(failed?.events).toContainEqual({
+    name: 'exception',
+    attributes: expect.objectContaining({ 'exception.message': expect.stringMatching(reason) as string }) as object,
+  });
+  const call = receiver.spans.find(
+    (span) => span.parentSpanId === failed?.spanId && String(span.attributes['http.url']).startsWith(gateway),
+  );
+  expect(call?.attributes).toMatchObject({ 'http.url': gateway, 'http.target': '/gateway' });
+  expect(receiver.bodies.join('\n')).not.toContain(key);
+}, 120_000);
 
 /** The span's ancestors within the trace, nearest first. */
 function ancestry(trace: ReceivedSpan[], span: ReceivedSpan): ReceivedSpan[] {

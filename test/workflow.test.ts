@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities, ImageTarget, JobPlan, JobSteps, LoadedJob, StoredImage } from '../src/activities';
@@ -308,6 +308,43 @@ describe('imageJob workflow', () => {
     expect(stub.finished).toEqual([
       { jobId: 'job-1', productionId: 'prod-1', status: 'completed', attachIds: [100], failedImages: 2 },
     ]);
+  });
+
+  test('the Web UI reads like the pipeline: every step labelled, the job and its progress in the details', async () => {
+    const prompt = 'The same scene at another time of day, in another season, seen from the hill';
+    const stub = stubActivities({
+      load: () => ({ state: 'ready', plan: plan({ quantity: 2, prompt, userId: 'user-7' }) }),
+      // The second image is refused, so its failure is counted too.
+      outcome: () =>
+        stub.calls.generate.size === 2 ? ApplicationFailure.nonRetryable('blocked', FailureType.geminiBlocked) : 'ok',
+    });
+    const taskQueue = uniqueTaskQueue('labels');
+    await withWorkers(env, taskQueue, stub.activities, async () => {
+      const handle = await env.client.workflow.start(imageJob, {
+        taskQueue,
+        workflowId: `labels-${taskQueue}`,
+        args: [{ jobId: 'job-1', imageConcurrency: 1 }],
+      });
+      await handle.result();
+      const { events } = await handle.fetchHistory();
+      const summaries = (events ?? []).flatMap((event) => {
+        const summary = event.userMetadata?.summary;
+        return summary ? [defaultPayloadConverter.fromPayload<string>(summary)] : [];
+      });
+      expect(summaries).toEqual([
+        'load the job',
+        'mark the job processing',
+        'image 1 of 2: generate',
+        'image 1 of 2: record',
+        'image 2 of 2: generate',
+        'image 2 of 2: count it failed',
+        'finish the job: completed, 1 of 2 images',
+      ]);
+      const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(metadata.currentDetails).toBe(
+        '2 images for user user-7: "The same scene at another time of day,…"\n\n1 of 2 images made, 1 failed (done)',
+      );
+    });
   });
 
   test('progress is queryable mid-job, and cancelling keeps made images and finishes by the policy', async () => {

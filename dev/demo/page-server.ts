@@ -6,7 +6,7 @@ import type { Pool } from 'pg';
 /**
  * The demo page's own small server: the page and the few reads the front end makes, so the browser never holds
  * the database URL or the service key. It reads the job row as the front end polls it and sends each attachment
- * to its public Storage URL.
+ * to a signed Storage URL it makes, valid a few minutes, so the images show from a private bucket too.
  */
 
 export interface PageServerOptions {
@@ -17,7 +17,8 @@ export interface PageServerOptions {
   latestJobId(): string | undefined;
   /** Creates a job as the front end does (rows, then a push onto Redis) and returns its id. */
   startJob(request: { quantity: unknown; prompt: unknown }): Promise<string>;
-  publicUrl(objectPath: string): string;
+  /** A short-lived URL of an object in the bucket, undefined when it is not there. */
+  signedUrl(objectPath: string): Promise<string | undefined>;
   workflowUrl(jobId: string): string | undefined;
   /** The demo's log file, whose tail the page shows. */
   logFile: string;
@@ -102,9 +103,8 @@ async function route(options: PageServerOptions, req: http.IncomingMessage): Pro
       'SELECT attach_file_path FROM quel_attach WHERE attach_id = $1',
       [Number(attachment[1])],
     );
-    return rows[0]
-      ? { status: 302, location: options.publicUrl(rows[0].attach_file_path) }
-      : { status: 404, json: { error: `no attachment ${attachment[1]}` } };
+    const location = rows[0] && (await options.signedUrl(rows[0].attach_file_path));
+    return location ? { status: 302, location } : { status: 404, json: { error: `no attachment ${attachment[1]}` } };
   }
   return { status: 404, json: { error: 'not found' } };
 }

@@ -60,8 +60,13 @@ export interface StorageStandInOptions {
   /** When set, `apikey` and `authorization: Bearer …` must carry exactly this key. */
   serviceKey?: string;
   latencyMs?: number;
-  /** Existing buckets; default ['attachments']. Every bucket is public for `/object/public/…`. */
+  /** Existing buckets; default ['attachments']. Every bucket is public for `/object/public/…` unless made private. */
   buckets?: string[];
+  /**
+   * Buckets that are private, as Supabase's are by default: `/object/public/…` answers Bucket not found, and only a
+   * signed URL or the service key reads their objects.
+   */
+  privateBuckets?: string[];
   /** A fixed loopback port; default: any free one. */
   port?: number;
   /**
@@ -230,8 +235,9 @@ export class StorageStandIn {
       case 'update':
         return this.upload(route.name, bucket, path, req, body, record);
       case 'download':
-      case 'public-download':
         return this.download(bucket, path);
+      case 'public-download':
+        return this.options.privateBuckets?.includes(bucket) ? noSuchBucket() : this.download(bucket, path);
       case 'signed-download':
         return this.signedDownload(bucket, path, requestUrl.searchParams.get('token'));
       case 'info':

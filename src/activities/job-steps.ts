@@ -102,7 +102,12 @@ export function createJobSteps(deps: JobStepDependencies) {
     /** Phase 4. */
     async finishJob(finish: JobFinish): Promise<void> {
       await db.finishJob(finish);
-      log.info('job finished', { jobId: finish.jobId, status: finish.status, images: finish.attachIds.length });
+      log.info('job finished', {
+        jobId: finish.jobId,
+        status: finish.status,
+        completedImages: finish.attachIds.length,
+        failedImages: finish.failedImages,
+      });
     },
 
     /** For the safety-net sweep. */
