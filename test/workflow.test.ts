@@ -251,16 +251,23 @@ describe('imageJob workflow', () => {
   test('cancelled while loading, the row is still ended rather than left pending', async () => {
     const stub = stubActivities({ load: () => ({ state: 'ready', plan: plan() }) });
     let releaseLoad: () => void = () => undefined;
-    stub.activities.jobSteps.loadJob = () =>
-      new Promise((resolve) => (releaseLoad = () => resolve({ state: 'ready', plan: plan() })));
+    let loadStarted: () => void = () => undefined;
+    const loading = new Promise<void>((resolve) => (loadStarted = resolve));
+    stub.activities.jobSteps.loadJob = () => {
+      loadStarted();
+      return new Promise((resolve) => (releaseLoad = () => resolve({ state: 'ready', plan: plan() })));
+    };
     const taskQueue = uniqueTaskQueue('cancel-load');
     await withWorkers(env, taskQueue, stub.activities, async () => {
       const handle = await env.client.workflow.start(imageJob, {
         taskQueue,
         workflowId: taskQueue,
         args: [{ jobId: 'job-7' }],
+        // While a local activity runs, its workflow task stays open and the cancel reaches the workflow only with
+        // the task's heartbeat, at 80% of this timeout: 8 s at the default of 10, 1.6 s here.
+        workflowTaskTimeout: '2 seconds',
       });
-      await handle.query(progressQuery);
+      await loading;
       await handle.cancel();
       await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
       releaseLoad();

@@ -91,7 +91,9 @@ const temporalEnv = {
 // OpenTelemetry's own variable: the collector that receives traces over OTLP/HTTP; unset, tracing is off.
 const tracingEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional() };
 
-const workerEnv = z.object({
+// The worker's variables, and the bridge's below: exported so that test/configuration-doc.test.ts holds
+// docs/configuration.md to them.
+export const workerEnv = z.object({
   ...temporalEnv,
   ...tracingEnv,
   DATABASE_URL: postgresUrl,
@@ -129,7 +131,7 @@ const workerEnv = z.object({
     .optional(),
 });
 
-const bridgeEnv = z
+export const bridgeEnv = z
   .object({
     ...temporalEnv,
     ...tracingEnv,
