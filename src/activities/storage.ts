@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createClient, StorageApiError, type SupabaseClient } from '@supabase/supabase-js';
 import { FailureType } from '../contract';
 import { objectKeyProblem, quotedKey } from './object-key';
-import { sdkFetch } from './sdk-fetch';
+import { isCrossOriginRedirect, sdkFetch } from './sdk-fetch';
 
 /** The one module that knows Supabase Storage. */
 
@@ -157,7 +157,8 @@ function isNotFound(error: Error): boolean {
  */
 function storageFailure(operation: string, path: string, error: Error): ApplicationFailure {
   const code = error instanceof StorageApiError ? Number(error.statusCode) || error.status : undefined;
-  const transient = code === undefined || code >= 500 || code === 429 || code === 408;
+  const transient =
+    !isCrossOriginRedirect(error) && (code === undefined || code >= 500 || code === 429 || code === 408);
   const message = `storage ${operation} of ${path} failed${code ? ` (${code})` : ''}: ${error.message}`;
   return transient
     ? ApplicationFailure.retryable(message, FailureType.storageUnavailable)
