@@ -65,7 +65,8 @@ class JobSpanProcessor implements SpanProcessor {
     const attributes: Attributes = { ...span.attributes };
     const jobId = jobIdOf(attributes);
     if (jobId) attributes[JOB_ID_ATTRIBUTE] = jobId;
-    for (const key of ['url.full', 'http.url']) {
+    // `http.target` is the path and query the http instrumentation's client spans record beside `http.url`.
+    for (const key of ['url.full', 'http.url', 'http.target']) {
       const value = attributes[key];
       if (typeof value === 'string') attributes[key] = value.replace(/[?#].*$/, '');
     }
