@@ -59,6 +59,7 @@ describe('loadJob', () => {
       outputFolder: `generated-images/user-${seeded.userId}`,
       imageConcurrency: 4,
       priority: { fairnessKey: seeded.userId },
+      deadlineSeconds: 3600,
     });
   });
 

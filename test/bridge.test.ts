@@ -104,6 +104,8 @@ test('a pushed id starts one workflow, and leaves Redis once Temporal has it', a
   await eventually(() => drained(bridge), 'the queue to drain');
   const description = await env.client.workflow.getHandle(workflowIdForJob(jobId)).describe();
   expect(description).toMatchObject({ type: 'imageJob', taskQueue: bridge.taskQueue, status: { name: 'RUNNING' } });
+  // The backstop no run outlives (JOB_RUN_TIMEOUT).
+  expect(Number(description.raw.executionConfig?.workflowRunTimeout?.seconds)).toBe(24 * 60 * 60);
   expect(messages(bridge, jobId)).toEqual(['job workflow started']);
   await bridge.stop();
 });

@@ -27,6 +27,7 @@ describe('loadWorkerConfig', () => {
       imageConcurrency: 4,
       maxSourceBytes: 20 * 1024 * 1024,
       sourcePathPrefix: undefined,
+      deadlineSeconds: 3600,
     });
     expect(config.tracing).toEqual({ otlpEndpoint: undefined });
   });
@@ -54,6 +55,12 @@ describe('loadWorkerConfig', () => {
     for (const prefix of ['/merged-images/', '../{userId}/', 'a/%2e%2e/', 'a?b/']) {
       expect(() => pipeline({ SOURCE_PATH_PREFIX: prefix })).toThrow(/SOURCE_PATH_PREFIX must be a folder inside/);
     }
+  });
+
+  test("a job's deadline fits inside its run's 24-hour backstop", () => {
+    const pipeline = (env: Record<string, string>) => loadWorkerConfig({ ...complete, ...env }).pipeline;
+    expect(pipeline({ JOB_DEADLINE_SECONDS: '72000' }).deadlineSeconds).toBe(72000);
+    expect(() => pipeline({ JOB_DEADLINE_SECONDS: '72001' })).toThrow('JOB_DEADLINE_SECONDS must be at most 72000');
   });
 
   test('the source goes to Gemini inline when asked to', () => {

@@ -20,6 +20,8 @@ export interface ActivityDependencies {
   maxSourceBytes?: number;
   /** SOURCE_PATH_PREFIX; default: anywhere in the bucket. */
   sourcePathPrefix?: string;
+  /** JOB_DEADLINE_SECONDS; default an hour. */
+  deadlineSeconds?: number;
   maxImagesPerJob: number;
   imageConcurrency: number;
   /** FAIRNESS_WEIGHTS; default: every user has the same share. */
@@ -43,7 +45,13 @@ export function createActivities(deps: ActivityDependencies): Activities {
   const secrets = deps.secrets ?? [];
   return {
     jobSteps: guardErrors(
-      createJobSteps({ ...deps, maxSourceBytes, fairnessWeights: deps.fairnessWeights ?? {}, sources }),
+      createJobSteps({
+        ...deps,
+        maxSourceBytes,
+        deadlineSeconds: deps.deadlineSeconds ?? 3600,
+        fairnessWeights: deps.fairnessWeights ?? {},
+        sources,
+      }),
       secrets,
     ),
     imageGeneration: guardErrors(createImageGeneration({ ...deps, sources }), secrets),

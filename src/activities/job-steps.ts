@@ -23,6 +23,8 @@ export interface JobStepDependencies {
    * `merged-images/user-{userId}/`); unset, anywhere in the bucket.
    */
   sourcePathPrefix?: string;
+  /** JOB_DEADLINE_SECONDS, carried by each plan. */
+  deadlineSeconds: number;
   maxImagesPerJob: number;
   imageConcurrency: number;
   /** FAIRNESS_WEIGHTS: a weight per user id; anyone else has 1. */
@@ -77,6 +79,7 @@ export function createJobSteps(deps: JobStepDependencies) {
         outputFolder: `generated-images/user-${userId}`,
         imageConcurrency: deps.imageConcurrency,
         priority: jobPriority(userId, deps.fairnessWeights),
+        deadlineSeconds: deps.deadlineSeconds,
       };
       log.info('job loaded', { jobId, quantity, sourceMimeType: type.mimeType, sourceBytes: bytes.length });
       return { state: 'ready', plan };

@@ -131,6 +131,9 @@ const workerEnv = z.object({
   ),
   // Where a job's source must lie; unset, anywhere in the bucket.
   SOURCE_PATH_PREFIX: sourcePathPrefix.optional(),
+  // From a run's start, when its images stop and the job is finished with what it has. At most 20 hours, inside the
+  // run's 24-hour backstop (JOB_RUN_TIMEOUT), with room for the finishing step.
+  JOB_DEADLINE_SECONDS: positiveInt(3600).pipe(z.number().max(72_000, 'must be at most 72000 (20 hours)')),
   LOG_LEVEL: logLevel,
   // A bundle prebuilt by `npm run build`; without it the worker bundles the workflows at start.
   WORKFLOW_BUNDLE_PATH: z.string().trim().min(1).optional(),
@@ -214,6 +217,7 @@ export function loadWorkerConfig(env: Env = process.env) {
       imageConcurrency: e.IMAGE_CONCURRENCY_PER_JOB,
       maxSourceBytes: e.MAX_SOURCE_IMAGE_BYTES,
       sourcePathPrefix: e.SOURCE_PATH_PREFIX,
+      deadlineSeconds: e.JOB_DEADLINE_SECONDS,
     },
     metricsBindAddress: e.METRICS_BIND_ADDRESS,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,

@@ -113,6 +113,7 @@ export async function runWorker(
     imageConcurrency: config.pipeline.imageConcurrency,
     maxSourceBytes: config.pipeline.maxSourceBytes,
     sourcePathPrefix: config.pipeline.sourcePathPrefix,
+    deadlineSeconds: config.pipeline.deadlineSeconds,
     fairnessWeights: config.fairness.weights,
     secrets: secretsOf(config).map((secret) => secret.reveal()),
   });

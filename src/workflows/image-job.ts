@@ -34,22 +34,42 @@ const RECORD_COMPLETES_ON_CANCEL = 'record-completes-on-cancel';
 /** patched() id: the database steps run as local activities, in the workflow's own worker. */
 const LOCAL_JOB_STEPS = 'local-job-steps';
 
-// Postgres and Storage: short calls, retried patiently (a restart or failover is waited out, not given up on);
-// only errors that repeat on every try (bad data, a missing table), which the activities throw non-retryable, stop
-// them. The timeout bounds one try; a crashed worker costs the workflow task's timeout (10 s) for a local step, after
-// which another worker replays the run and tries again, and this timeout for an activity.
-const JOB_STEP_OPTIONS = {
+/** patched() id: phase 3 ends at the job's deadline, and the row is still finished. */
+const JOB_DEADLINE = 'job-deadline';
+
+/** The deadline of a plan loaded before JOB_DEADLINE_SECONDS existed: that variable's default. */
+const DEFAULT_DEADLINE_SECONDS = 3600;
+
+// Postgres and Storage: short calls, retried patiently (a restart or failover is waited out), for an hour at most;
+// errors that repeat on every try (bad data, a missing table), which the activities throw non-retryable, stop them at
+// once. The start-to-close timeout bounds one try; a crashed worker costs the workflow task's timeout (10 s) for a
+// local step, after which another worker replays the run and tries again, and this timeout for an activity.
+const FINISHING_STEP_OPTIONS = {
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 } as const;
+// The steps that take the row out of `processing` or `pending` (finishJob, markJobFailed), above, keep trying for as
+// long as the run may live (JOB_RUN_TIMEOUT): giving up would leave the front end polling for good.
+const JOB_STEP_OPTIONS = { ...FINISHING_STEP_OPTIONS, scheduleToCloseTimeout: '1 hour' } as const;
 
 // Each step as a local activity saves a round trip through the server (an activity task and the workflow task
 // after it) per step: a few milliseconds of database work otherwise cost tens in dispatch. A crash re-runs the
 // step with the workflow task, which its idempotence allows. A wait of over 10 s between tries becomes a timer,
 // so a long database outage does not grow the history with a workflow task heartbeat every 8 s.
 const localJobSteps = proxyLocalActivities<JobSteps>({ ...JOB_STEP_OPTIONS, localRetryThreshold: '10 seconds' });
+const localFinishingSteps = proxyLocalActivities<JobSteps>({
+  ...FINISHING_STEP_OPTIONS,
+  localRetryThreshold: '10 seconds',
+});
 // Runs started before the local steps keep their steps as activities, so their histories replay.
 const remoteJobSteps = proxyActivities<JobSteps>(JOB_STEP_OPTIONS);
+const remoteFinishingSteps = proxyActivities<JobSteps>(FINISHING_STEP_OPTIONS);
+
+/** The job's steps: `finishing` for the two that end its row. */
+interface Steps {
+  jobSteps: JobSteps;
+  finishing: JobSteps;
+}
 
 /** Load → mark processing → generate, store, record and report each image → finish by the status policy. */
 export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
@@ -61,9 +81,14 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
     attachIds: [],
   };
   setHandler(progressQuery, () => progress);
-  const jobSteps = patched(LOCAL_JOB_STEPS) ? localJobSteps : remoteJobSteps;
+  const local = patched(LOCAL_JOB_STEPS);
+  const steps: Steps = {
+    jobSteps: local ? localJobSteps : remoteJobSteps,
+    finishing: local ? localFinishingSteps : remoteFinishingSteps,
+  };
+  const { jobSteps } = steps;
 
-  const plan = await loadJob(jobSteps, input.jobId);
+  const plan = await loadJob(steps, input.jobId);
   if (!plan)
     return {
       jobId: input.jobId,
@@ -86,14 +111,19 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
   try {
     await jobSteps.markJobProcessing(plan);
     progress.phase = 'generating';
-    await makeImages(jobSteps, plan, input.imageConcurrency ?? plan.imageConcurrency, progress);
+    const images = () => makeImages(jobSteps, plan, input.imageConcurrency ?? plan.imageConcurrency, progress);
+    if (!patched(JOB_DEADLINE)) await images();
+    else if (await endedByDeadline(plan, images)) {
+      metrics.pastDeadline.add(1);
+      log.warn('job deadline passed: images not made by then count as failed', { jobId: plan.jobId });
+    }
   } finally {
     // Runs however phase 3 ended (done, cancelled, failed) so the polled row never stays `processing`;
     // images already made stay recorded and count, images not made count as failed.
     progress.phase = 'finishing';
     progress.failedImages = plan.quantity - progress.attachIds.length;
     await CancellationScope.nonCancellable(() =>
-      jobSteps.finishJob({
+      steps.finishing.finishJob({
         jobId: plan.jobId,
         productionId: plan.productionId,
         status: progress.attachIds.length > 0 ? 'completed' : 'failed',
@@ -123,21 +153,21 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
 }
 
 /** Phase 1. Data that can never be processed fails the job at once and marks its row, so polling stops. */
-async function loadJob(jobSteps: JobSteps, jobId: string): Promise<JobPlan | undefined> {
+async function loadJob({ jobSteps, finishing }: Steps, jobId: string): Promise<JobPlan | undefined> {
   try {
     const loaded = await jobSteps.loadJob(jobId);
     return loaded.state === 'ready' ? loaded.plan : undefined;
   } catch (error) {
     if (isCancellation(error)) {
       // Cancelled before anything was done: end the row too, or it would stay `pending` for good.
-      await CancellationScope.nonCancellable(() => jobSteps.markJobFailed(jobId));
+      await CancellationScope.nonCancellable(() => finishing.markJobFailed(jobId));
       throw error;
     }
     const cause = causeOf(error);
     // Whatever stopped loading for good (bad data, a statement the database rejects), the row must not stay
     // `pending` for the front end to poll forever. A job that does not exist has no row to end.
     if (!(cause instanceof ApplicationFailure && cause.type === FailureType.jobNotFound)) {
-      await jobSteps.markJobFailed(jobId);
+      await finishing.markJobFailed(jobId);
     }
     if (
       cause instanceof ApplicationFailure &&
@@ -219,6 +249,24 @@ async function makeImages(
 }
 
 /**
+ * Phase 3 until it ends or the job's deadline passes, counted from the run's start (JOB_DEADLINE_SECONDS, carried by
+ * the plan); true when the deadline ended it. What is under way is cancelled as a cancel of the job would cancel it
+ * (a record in progress completes), and the workflow goes on to finish the row by the status policy. A cancel of the
+ * job itself is not the deadline's and passes through.
+ */
+async function endedByDeadline(plan: JobPlan, work: () => Promise<void>): Promise<boolean> {
+  const deadline = workflowInfo().runStartTime.getTime() + (plan.deadlineSeconds ?? DEFAULT_DEADLINE_SECONDS) * 1000;
+  try {
+    // At least 1 ms: a timeout of 0 would mean none.
+    await CancellationScope.withTimeout(Math.max(1, deadline - Date.now()), work);
+    return false;
+  } catch (error) {
+    if (isCancellation(error) && !CancellationScope.current().consideredCancelled) return true;
+    throw error;
+  }
+}
+
+/**
  * What an activity threw. An activity's failure arrives wrapped in an ActivityFailure; a local activity's arrives
  * as it was thrown (Temporal's core records it unwrapped).
  */
@@ -247,5 +295,10 @@ function jobMetrics() {
     failed: metricMeter.createCounter('image_jobs_failed', 'jobs', 'Jobs finished with no image'),
     imagesMade: metricMeter.createCounter('images_made', 'images', 'Images generated, stored and recorded'),
     imagesFailed: metricMeter.createCounter('images_failed', 'images', 'Images given up on after their retries'),
+    pastDeadline: metricMeter.createCounter(
+      'image_jobs_past_deadline',
+      'jobs',
+      'Jobs whose images were cut short by their deadline (JOB_DEADLINE_SECONDS): alert on any',
+    ),
   };
 }
