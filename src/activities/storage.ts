@@ -73,11 +73,9 @@ export function createImageStore(client: StorageClient, bucket: string): ImageSt
         if (isNotFound(error)) return { state: 'missing' };
         throw storageFailure('download', path, error);
       }
-      const bytes = await readAtMost(data as AsyncIterable<Uint8Array> & Partial<Destroyable>, maxBytes).catch(
-        (error: unknown) => {
-          throw storageFailure('download', path, error as Error);
-        },
-      );
+      const bytes = await readAtMost(data as AsyncIterable<Uint8Array>, maxBytes).catch((error: unknown) => {
+        throw storageFailure('download', path, error as Error);
+      });
       return bytes ? { state: 'found', bytes } : { state: 'too-large' };
     },
 
@@ -122,26 +120,16 @@ export function createImageStore(client: StorageClient, bucket: string): ImageSt
   };
 }
 
-interface Destroyable {
-  destroy(): void;
-  cancel(): Promise<void>;
-}
-
-/** The stream's bytes, or undefined (and the stream let go) once they pass `maxBytes`. */
-async function readAtMost(
-  body: AsyncIterable<Uint8Array> & Partial<Destroyable>,
-  maxBytes: number,
-): Promise<Buffer | undefined> {
+/**
+ * The stream's bytes, or undefined once they pass `maxBytes`: leaving the loop early ends the stream (its iterator
+ * destroys a Node stream, cancels a web one), so the rest is never read.
+ */
+async function readAtMost(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<Buffer | undefined> {
   const chunks: Uint8Array[] = [];
   let length = 0;
   for await (const chunk of body) {
     length += chunk.length;
-    if (length > maxBytes) {
-      // node-fetch's body is a Node stream; a web stream is cancelled instead.
-      if (body.destroy) body.destroy();
-      else await body.cancel?.();
-      return undefined;
-    }
+    if (length > maxBytes) return undefined;
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, length);

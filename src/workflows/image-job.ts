@@ -40,16 +40,17 @@ const JOB_DEADLINE = 'job-deadline';
 /** The deadline of a plan loaded before JOB_DEADLINE_SECONDS existed: that variable's default. */
 const DEFAULT_DEADLINE_SECONDS = 3600;
 
-// Postgres and Storage: short calls, retried patiently (a restart or failover is waited out), for an hour at most;
-// errors that repeat on every try (bad data, a missing table), which the activities throw non-retryable, stop them at
-// once. The start-to-close timeout bounds one try; a crashed worker costs the workflow task's timeout (10 s) for a
-// local step, after which another worker replays the run and tries again, and this timeout for an activity.
+// Postgres and Storage: short calls, retried patiently (a restart or failover is waited out); errors that repeat on
+// every try (bad data, a missing table), which the activities throw non-retryable, stop them at once. The timeout
+// bounds one try; a crashed worker costs the workflow task's timeout (10 s) for a local step, after which another
+// worker replays the run and tries again, and this timeout for an activity. The two steps that end a row (finishJob,
+// markJobFailed) keep trying for as long as the run may live (JOB_RUN_TIMEOUT): giving up would leave the front end
+// polling for good.
 const FINISHING_STEP_OPTIONS = {
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 } as const;
-// The steps that take the row out of `processing` or `pending` (finishJob, markJobFailed), above, keep trying for as
-// long as the run may live (JOB_RUN_TIMEOUT): giving up would leave the front end polling for good.
+// Every other step gives up after an hour, and the job goes on to end its row.
 const JOB_STEP_OPTIONS = { ...FINISHING_STEP_OPTIONS, scheduleToCloseTimeout: '1 hour' } as const;
 
 // Each step as a local activity saves a round trip through the server (an activity task and the workflow task
