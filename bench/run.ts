@@ -16,13 +16,15 @@ import { uniqueTaskQueue } from '../dev/workers';
 import { runAnswerMemory } from './answer-memory';
 import { startBenchWorker, stopBenchWorker } from './bench-worker';
 import { runFleetMemory } from './fleet-memory';
+import { runSourceMemory } from './source-memory';
 import { FLEET_IMAGES_PER_JOB, FLEET_LATENCY_MS, runFleet } from './jobs';
 import { cpuSeconds, devServerPids, postgresPids } from './cpu';
 import { runFairness } from './fairness';
 import { runScale } from './scale';
 
 /**
- * `npm run bench [-- --quick] [--json FILE] [--image-px N]` (and `--scale`, `--answer-memory`, `--fleet-memory`, in their own files): the real stack on this machine (Temporal dev server, PostgreSQL,
+ * `npm run bench [-- --quick] [--json FILE] [--image-px N]` (and `--scale`, `--answer-memory`, `--fleet-memory`,
+ * `--source-memory`, in their own files): the real stack on this machine (Temporal dev server, PostgreSQL,
  * Redis, the worker as its own process, the Storage and Gemini doubles with a 1-2 MB image and latency L), each
  * figure a median over repeated runs with min and max, for each source mode (GEMINI_SOURCE_MODE) side by side: the
  * url mode's figures under their own names, the inline mode's with an `inline_` prefix.
@@ -44,6 +46,8 @@ const { values: flags } = parseArgs({
     'gc-each': { type: 'boolean', default: false },
     // The fleet step alone, once per variant of the worker's memory settings per run (bench/fleet-memory.ts).
     'fleet-memory': { type: 'boolean', default: false },
+    // One 20 MB source with 8 Gemini slots busy, in each source mode (bench/source-memory.ts).
+    'source-memory': { type: 'boolean', default: false },
     runs: { type: 'string', default: '3' },
     jobs: { type: 'string', default: '12' },
     variant: { type: 'string', multiple: true, default: [] },
@@ -82,6 +86,7 @@ async function main(): Promise<void> {
     return runFairness({ engine: flags.engine, quick: flags.quick, json: flags.json });
   }
   if (flags['answer-memory']) return runAnswerMemory({ gcEach: flags['gc-each'] });
+  if (flags['source-memory']) return runSourceMemory({ runs: Number(flags.runs) });
   if (flags['fleet-memory'])
     return runFleetMemory({
       runs: Number(flags.runs),

@@ -493,6 +493,8 @@ describe('StorageStandIn driven by @supabase/supabase-js', () => {
     return {
       at: expect.any(Number) as number,
       method: 'POST',
+      // The path as it arrived, percent-encoded, beside the object path it names.
+      pathname: `/storage/v1/object/attachments/${PATH.split('/').map(encodeURIComponent).join('/')}`,
       route: 'upload',
       bucket: 'attachments',
       path: PATH,

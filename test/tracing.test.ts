@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnService } from '../dev/processes';
+import { ROOT } from '../dev/setup-scripts';
 import { RedisServer } from '../dev/redis-server';
 import { jobState } from '../dev/seed';
 import {
@@ -27,6 +30,7 @@ import { OtlpReceiver, type ReceivedSpan } from './support/otlp-receiver';
  * HTTP calls; every span carries the job id, and none a key or a URL's query.
  */
 
+const execFileAsync = promisify(execFile);
 let stack: Stack;
 let redis: RedisServer;
 let receiver: OtlpReceiver;
@@ -111,12 +115,36 @@ test('a URL query, where a signed URL carries its token, never reaches a span; t
   const url = `${stack.storage.url}/storage/v1/object/sign/${BUCKET}/some/object.png?token=${token}`;
   const status = await inJobSpan('test.download', jobId, async () => (await fetch(url)).status);
   await tracing.shutdown();
+  // The SDKs' fetch (node-fetch, over node:http) in a process of its own: the http instrumentation patches node:http
+  // as Node loads modules, which jest's module registry bypasses.
+  const child = await execFileAsync(
+    process.execPath,
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      '-e',
+      `const tracing = require('./src/process/start-tracing').startTracing({ otlpEndpoint: ${JSON.stringify(receiver.endpoint)} }, 'tracing-test-http');
+       require('./src/process/tracing').inJobSpan('test.download', ${JSON.stringify(jobId)}, () => require('./src/activities/sdk-fetch').sdkFetch(${JSON.stringify(url)}))
+         .then((response) => tracing.shutdown().then(() => console.log(response.status)));`,
+    ],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
 
-  expect(status).toBeGreaterThanOrEqual(200);
-  const call = receiver.spans.find((span) => span.service === 'tracing-test' && span.name === 'GET');
-  expect(call?.attributes).toMatchObject({
+  expect({ status, child: child.stdout.trim(), stderr: child.stderr }).toEqual({
+    status: 400,
+    child: '400',
+    stderr: '',
+  });
+  const path = `/storage/v1/object/sign/${BUCKET}/some/object.png`;
+  const call = (service: string) => receiver.spans.find((span) => span.service === service && span.name === 'GET');
+  expect(call('tracing-test')?.attributes).toMatchObject({
     'job.id': jobId,
-    'url.full': `${stack.storage.url}/storage/v1/object/sign/${BUCKET}/some/object.png`,
+    'url.full': `${stack.storage.url}${path}`,
+  });
+  expect(call('tracing-test-http')?.attributes).toMatchObject({
+    'job.id': jobId,
+    'http.url': `${stack.storage.url}${path}`,
+    'http.target': path,
   });
   expect(receiver.bodies.join('\n')).not.toContain(token);
 });

@@ -41,6 +41,9 @@ const LOG_TAIL_BYTES = 16_384;
 
 export async function startPageServer(options: PageServerOptions): Promise<PageServer> {
   const server = http.createServer((req, res) => {
+    const port = (server.address() as { port: number }).port;
+    const refusal = refusalOf(req, port);
+    if (refusal) return send(res, refusal);
     route(options, req).then(
       (answer) => send(res, answer),
       (error: Error) => send(res, { status: 500, json: { error: error.message } }),
@@ -69,6 +72,27 @@ interface Answer {
   body?: Buffer | string;
   type?: string;
   location?: string;
+}
+
+/**
+ * What the page server refuses before routing. It answers only by the names of this machine's loopback (a page of
+ * another site whose name a DNS rebinding points here sends its own name as Host), and creates a job, which spends
+ * real quota when `.env` holds a key, only for this page: a JSON body (another site's form or a `text/plain` fetch
+ * needs no preflight, a JSON one does) from this page's origin.
+ */
+function refusalOf(req: http.IncomingMessage, port: number): Answer | undefined {
+  const origins = [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
+  const host = req.headers.host ?? '';
+  if (!origins.some((origin) => origin === `http://${host}`)) {
+    return { status: 403, json: { error: `this server answers at localhost:${port} only, not at ${host}` } };
+  }
+  if (req.method !== 'POST') return undefined;
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') return { status: 415, json: { error: 'the body must be application/json' } };
+  if (!origins.includes(req.headers.origin ?? '')) {
+    return { status: 403, json: { error: 'a job is started only from this page' } };
+  }
+  return undefined;
 }
 
 async function route(options: PageServerOptions, req: http.IncomingMessage): Promise<Answer> {

@@ -28,6 +28,8 @@ export type { StoredObject } from './storage-wire';
 export interface StorageRequestRecord {
   at: number;
   method: string;
+  /** The path asked for, as it arrived (percent-encoded, without the query, whose token is a credential). */
+  pathname: string;
   route: StorageRouteName;
   bucket?: string;
   path?: string;
@@ -192,7 +194,7 @@ export class StorageStandIn {
     const body = await readBody(req);
     const requestUrl = new URL(req.url ?? '/', this.url);
     const route = parseRoute(method, requestUrl.pathname);
-    const record: StorageRequestRecord = { at, method, route: route.name, status: 0 };
+    const record: StorageRequestRecord = { at, method, pathname: requestUrl.pathname, route: route.name, status: 0 };
     if (route.bucket !== undefined) record.bucket = route.bucket;
     if (route.path !== undefined) record.path = route.path;
     const clientStayed = await waitUnlessClientGone(res, this.latencyMs);

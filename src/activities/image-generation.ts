@@ -99,12 +99,16 @@ export function createImageGeneration(deps: ImageGenerationDependencies) {
           signal: context.cancellationSignal,
         }),
       );
+    // Fetched once per attempt, by the first call that sends the source inline, and reused by any later one (after
+    // a rate-limit wait) even if the cache let it go meanwhile.
+    let inline: Promise<SourceImage> | undefined;
+    const inlined = () => (inline ??= inlineSource(request.source));
     // Heartbeats carry cancellation to this attempt and tell Temporal a slow Gemini call is still alive.
     const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
       for (let waits = 0; ; waits++) {
         try {
-          if (deps.sourceMode === 'inline') return await call(await inlineSource(request.source));
+          if (deps.sourceMode === 'inline') return await call(await inlined());
           // Signed for this call alone, so a retry (or a call after a rate-limit wait) never holds a stale URL.
           const url = await storage.signedUrl(request.source.path, signedUrlSeconds);
           if (!url) throw vanished(request.source.path);
@@ -118,7 +122,7 @@ export function createImageGeneration(deps: ImageGenerationDependencies) {
               imageKey: request.imageKey,
               reason: (error as Error).message,
             });
-            return await call(await inlineSource(request.source));
+            return await call(await inlined());
           }
         } catch (error) {
           // A 429 says when to come back: waiting here, up to a few times, spares the retry attempts for failures.

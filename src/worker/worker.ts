@@ -17,6 +17,11 @@ export interface WorkerOptions {
   activities: Activities;
   /** Gemini calls this worker makes at once; the fleet's share of the quota. */
   maxConcurrentGeminiCalls: number;
+  /**
+   * The job's database and storage steps (local activities) this worker runs at once; default 10. Each holds a
+   * database connection and loading holds a source, so more would wait for the pool and hold more sources.
+   */
+  maxConcurrentJobSteps?: number;
   /** Gemini calls per minute for the whole fleet: a server-side limit on the Gemini task queue. */
   geminiRequestsPerMinute?: number;
   /** A prebuilt bundle (tests, images); otherwise the workflows are bundled from source at start. */
@@ -42,6 +47,8 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
       namespace,
       taskQueue,
       activities: activities.jobSteps,
+      // The SDK's default is 100 at once.
+      maxConcurrentLocalActivityExecutions: options.maxConcurrentJobSteps ?? 10,
       shutdownGraceTime,
       plugins,
       ...workflows,
@@ -104,6 +111,9 @@ export async function runWorker(
     geminiTimeoutMs: config.gemini.timeoutMs,
     maxImagesPerJob: config.pipeline.maxImagesPerJob,
     imageConcurrency: config.pipeline.imageConcurrency,
+    maxSourceBytes: config.pipeline.maxSourceBytes,
+    sourcePathPrefix: config.pipeline.sourcePathPrefix,
+    deadlineSeconds: config.pipeline.deadlineSeconds,
     fairnessWeights: config.fairness.weights,
     secrets: secretsOf(config).map((secret) => secret.reveal()),
   });
@@ -134,6 +144,7 @@ export async function runWorker(
       taskQueue: config.temporal.taskQueue,
       activities,
       maxConcurrentGeminiCalls: config.gemini.maxConcurrentCalls,
+      maxConcurrentJobSteps: config.database.poolMax,
       geminiRequestsPerMinute: config.gemini.requestsPerMinute,
       // A prebuilt bundle lacks the tracing's workflow interceptors, so a tracing worker bundles at start.
       workflowBundle:

@@ -35,33 +35,45 @@ const RECORD_COMPLETES_ON_CANCEL = 'record-completes-on-cancel';
 /** patched() id: the database steps run as local activities, in the workflow's own worker. */
 const LOCAL_JOB_STEPS = 'local-job-steps';
 
-// Postgres and Storage: short calls, retried patiently (a restart or failover is waited out, not given up on);
-// only errors that repeat on every try (bad data, a missing table), which the activities throw non-retryable, stop
-// them. The timeout bounds one try; a crashed worker costs the workflow task's timeout (10 s) for a local step, after
-// which another worker replays the run and tries again, and this timeout for an activity.
-const JOB_STEP_OPTIONS = {
+/** patched() id: phase 3 ends at the job's deadline, and the row is still finished. */
+const JOB_DEADLINE = 'job-deadline';
+
+/** The deadline of a plan loaded before JOB_DEADLINE_SECONDS existed: that variable's default. */
+const DEFAULT_DEADLINE_SECONDS = 3600;
+
+// Postgres and Storage: short calls, retried patiently (a restart or failover is waited out); errors that repeat on
+// every try (bad data, a missing table), which the activities throw non-retryable, stop them at once. The timeout
+// bounds one try; a crashed worker costs the workflow task's timeout (10 s) for a local step, after which another
+// worker replays the run and tries again, and this timeout for an activity. The two steps that end a row (finishJob,
+// markJobFailed) keep trying for as long as the run may live (JOB_RUN_TIMEOUT): giving up would leave the front end
+// polling for good.
+const FINISHING_STEP_OPTIONS = {
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 } as const;
+// Every other step gives up after an hour, and the job goes on to end its row.
+const JOB_STEP_OPTIONS = { ...FINISHING_STEP_OPTIONS, scheduleToCloseTimeout: '1 hour' } as const;
 
 // Each step as a local activity saves a round trip through the server (an activity task and the workflow task
 // after it) per step: a few milliseconds of database work otherwise cost tens in dispatch. A crash re-runs the
 // step with the workflow task, which its idempotence allows. A wait of over 10 s between tries becomes a timer,
 // so a long database outage does not grow the history with a workflow task heartbeat every 8 s.
-const LOCAL_JOB_STEP_OPTIONS = { ...JOB_STEP_OPTIONS, localRetryThreshold: '10 seconds' } as const;
+const LOCAL_STEP_OPTIONS = { localRetryThreshold: '10 seconds' } as const;
 
 /**
- * The job's database steps, each call labelled with `summary` in the Web UI's event history. Runs started before the
- * local steps keep their steps as activities, so their histories replay. A summary is metadata on the command, which
- * replay does not compare, so labelling needs no patch.
+ * The job's database steps, each call labelled with `summary` in the Web UI's event history; `finishing` for the two
+ * that end its row. Runs started before the local steps keep their steps as activities, so their histories replay. A
+ * summary is metadata on the command, which replay does not compare, so labelling needs no patch.
  */
-type JobStepsLabelled = (summary: string) => JobSteps;
+type JobStepsLabelled = (summary: string, retry?: 'finishing') => JobSteps;
 const jobStepsLabelled =
   (local: boolean): JobStepsLabelled =>
-  (summary) =>
-    local
-      ? proxyLocalActivities<JobSteps>({ ...LOCAL_JOB_STEP_OPTIONS, summary })
-      : proxyActivities<JobSteps>({ ...JOB_STEP_OPTIONS, summary });
+  (summary, retry) => {
+    const options = { ...(retry === 'finishing' ? FINISHING_STEP_OPTIONS : JOB_STEP_OPTIONS), summary };
+    return local
+      ? proxyLocalActivities<JobSteps>({ ...options, ...LOCAL_STEP_OPTIONS })
+      : proxyActivities<JobSteps>(options);
+  };
 
 /** Load → mark processing → generate, store, record and report each image → finish by the status policy. */
 export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
@@ -99,7 +111,12 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
     await jobSteps('mark the job processing').markJobProcessing(plan);
     progress.phase = 'generating';
     describeProgress(plan, progress);
-    await makeImages(jobSteps, plan, input.imageConcurrency ?? plan.imageConcurrency, progress);
+    const images = () => makeImages(jobSteps, plan, input.imageConcurrency ?? plan.imageConcurrency, progress);
+    if (!patched(JOB_DEADLINE)) await images();
+    else if (await endedByDeadline(plan, images)) {
+      metrics.pastDeadline.add(1);
+      log.warn('job deadline passed: images not made by then count as failed', { jobId: plan.jobId });
+    }
   } finally {
     // Runs however phase 3 ended (done, cancelled, failed) so the polled row never stays `processing`;
     // images already made stay recorded and count, images not made count as failed.
@@ -107,7 +124,10 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
     progress.failedImages = plan.quantity - progress.attachIds.length;
     const status = progress.attachIds.length > 0 ? 'completed' : 'failed';
     await CancellationScope.nonCancellable(() =>
-      jobSteps(`finish the job: ${status}, ${progress.attachIds.length} of ${plan.quantity} images`).finishJob({
+      jobSteps(
+        `finish the job: ${status}, ${progress.attachIds.length} of ${plan.quantity} images`,
+        'finishing',
+      ).finishJob({
         jobId: plan.jobId,
         productionId: plan.productionId,
         status,
@@ -138,7 +158,7 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
 
 /** Phase 1. Data that can never be processed fails the job at once and marks its row, so polling stops. */
 async function loadJob(jobSteps: JobStepsLabelled, jobId: string): Promise<JobPlan | undefined> {
-  const markFailed = () => jobSteps('mark the job failed').markJobFailed(jobId);
+  const markFailed = () => jobSteps('mark the job failed', 'finishing').markJobFailed(jobId);
   try {
     const loaded = await jobSteps('load the job').loadJob(jobId);
     return loaded.state === 'ready' ? loaded.plan : undefined;
@@ -248,6 +268,24 @@ async function makeImages(
 }
 
 /**
+ * Phase 3 until it ends or the job's deadline passes, counted from the run's start (JOB_DEADLINE_SECONDS, carried by
+ * the plan); true when the deadline ended it. What is under way is cancelled as a cancel of the job would cancel it
+ * (a record in progress completes), and the workflow goes on to finish the row by the status policy. A cancel of the
+ * job itself is not the deadline's and passes through.
+ */
+async function endedByDeadline(plan: JobPlan, work: () => Promise<void>): Promise<boolean> {
+  const deadline = workflowInfo().runStartTime.getTime() + (plan.deadlineSeconds ?? DEFAULT_DEADLINE_SECONDS) * 1000;
+  try {
+    // At least 1 ms: a timeout of 0 would mean none.
+    await CancellationScope.withTimeout(Math.max(1, deadline - Date.now()), work);
+    return false;
+  } catch (error) {
+    if (isCancellation(error) && !CancellationScope.current().consideredCancelled) return true;
+    throw error;
+  }
+}
+
+/**
  * What an activity threw. An activity's failure arrives wrapped in an ActivityFailure; a local activity's arrives
  * as it was thrown (Temporal's core records it unwrapped).
  */
@@ -289,5 +327,10 @@ function jobMetrics() {
     failed: metricMeter.createCounter('image_jobs_failed', 'jobs', 'Jobs finished with no image'),
     imagesMade: metricMeter.createCounter('images_made', 'images', 'Images generated, stored and recorded'),
     imagesFailed: metricMeter.createCounter('images_failed', 'images', 'Images given up on after their retries'),
+    pastDeadline: metricMeter.createCounter(
+      'image_jobs_past_deadline',
+      'jobs',
+      'Jobs whose images were cut short by their deadline (JOB_DEADLINE_SECONDS): alert on any',
+    ),
   };
 }
