@@ -101,6 +101,15 @@ test("an error's URLs are logged without their query, where a key or a signed UR
   expect(text()).not.toMatch(/gateway-key-42|signed-token-42/);
 });
 
+test('an error given as its message alone (the bridge logs Redis errors so) is logged, its URLs cut too', () => {
+  const { log, text } = capturedLogger('bridge');
+  log.warn({ err: 'connect ECONNREFUSED to redis://cache.test:6379/0?password=p4ss' }, 'redis connection error');
+  log.warn({ err: 42, error: null }, 'odd');
+  expect(text()).toContain('"err":"connect ECONNREFUSED to redis://cache.test:6379/0"');
+  expect(text()).toContain('"err":42');
+  expect(text()).not.toContain('p4ss');
+});
+
 test('a credential-shaped field is censored, whatever logged it', () => {
   const { log, text } = capturedLogger('worker');
   log.info({ jobId: 'job-1', apiKey: 'a-key-that-must-not-show', gemini: { apiKey: 'another' } }, 'job finished');

@@ -40,10 +40,14 @@ export function createLogger(
   );
 }
 
-function errorLine(error: Error): pino.SerializedError {
-  const serialized = pino.stdSerializers.err(error);
-  serialized.message = withoutUrlSecrets(serialized.message);
-  serialized.stack = withoutUrlSecrets(serialized.stack);
+/** An `err` or `error` field, with every URL cut to its path: an Error serialised, or a message logged as text. */
+function errorLine(error: unknown): unknown {
+  if (typeof error === 'string') return withoutUrlSecrets(error);
+  // Not `instanceof Error`: an error of Node's own modules may come from another realm (as under Jest).
+  if (typeof (error as { message?: unknown } | null)?.message !== 'string') return error;
+  const serialized = pino.stdSerializers.err(error as Error);
+  serialized.message = withoutUrlSecrets(serialized.message ?? '');
+  if (serialized.stack) serialized.stack = withoutUrlSecrets(serialized.stack);
   return serialized;
 }
 
