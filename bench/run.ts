@@ -13,12 +13,13 @@ import { emptyTally } from './integrity';
 import { FLEET_IMAGES_PER_JOB, FLEET_LATENCY_MS, runFleet } from './jobs';
 import { printReport, type WayTally } from './report';
 import { runScale } from './scale';
+import { runSourceMemory } from './source-memory';
 import { measureStarts } from './starts';
 import { startWay, WAYS, type Way, type WayName } from './ways';
 
 /**
  * `npm run bench [-- --quick] [--json FILE] [--source-mode url|inline]` (and `--scale`, `--fairness`,
- * `--answer-memory`, `--fleet-memory`, in their own files): the real stack on this machine (Temporal dev server,
+ * `--answer-memory`, `--fleet-memory`, `--source-memory`, in their own files): the real stack on this machine (Temporal dev server,
  * PostgreSQL, Redis, the Storage and Gemini stand-ins answering with a noise PNG after a latency L) and the same
  * jobs run three ways, each by a worker process of its own: ours, the same pipeline on BullMQ with our activities,
  * and Temporal's floor (activities that only wait); ours also with tracing on. The ways take turns to go first, run
@@ -41,6 +42,8 @@ const { values: flags } = parseArgs({
     'gc-each': { type: 'boolean', default: false },
     // The fleet step alone, once per variant of the worker's memory settings per run (bench/fleet-memory.ts).
     'fleet-memory': { type: 'boolean', default: false },
+    // One 20 MB source with 8 Gemini slots busy, in each source mode (bench/source-memory.ts).
+    'source-memory': { type: 'boolean', default: false },
     runs: { type: 'string', default: '3' },
     jobs: { type: 'string', default: '12' },
     variant: { type: 'string', multiple: true, default: [] },
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
     return runFairness({ engine: flags.engine, quick: flags.quick, json: flags.json });
   }
   if (flags['answer-memory']) return runAnswerMemory({ gcEach: flags['gc-each'] });
+  if (flags['source-memory']) return runSourceMemory({ runs: Number(flags.runs) });
   if (flags['fleet-memory'])
     return runFleetMemory({
       runs: Number(flags.runs),

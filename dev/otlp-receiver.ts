@@ -13,6 +13,9 @@ export interface ReceivedSpan {
   parentSpanId: string;
   name: string;
   attributes: Record<string, unknown>;
+  /** Set on a span that ended in error: what went wrong, in words. */
+  statusMessage: string;
+  events: Array<{ name: string; attributes: Record<string, unknown> }>;
 }
 
 interface OtlpValue {
@@ -37,6 +40,8 @@ interface OtlpTraces {
         parentSpanId?: string;
         name: string;
         attributes?: OtlpKeyValue[];
+        status?: { message?: string };
+        events?: Array<{ name: string; attributes?: OtlpKeyValue[] }>;
       }>;
     }>;
   }>;
@@ -88,6 +93,8 @@ export class OtlpReceiver {
             parentSpanId: span.parentSpanId ?? '',
             name: span.name,
             attributes: flatten(span.attributes),
+            statusMessage: span.status?.message ?? '',
+            events: (span.events ?? []).map((event) => ({ name: event.name, attributes: flatten(event.attributes) })),
           });
         }
       }

@@ -33,15 +33,21 @@ export async function startStack(
     geminiTimeoutMs?: number;
     geminiImageSize?: { width: number; height: number };
     maxImagesPerJob?: number;
+    /** MAX_SOURCE_IMAGE_BYTES; default the product's. */
+    maxSourceBytes?: number;
+    /** SOURCE_PATH_PREFIX; default unset. */
+    sourcePathPrefix?: string;
     /** The PostgreSQL that gets the stack's database; default the tests' one (TEST_DATABASE_URL). */
     databaseAdminUrl?: string;
     sourceMode?: SourceMode;
+    /** The Storage stand-in's buckets; default the product's one. */
+    storageBuckets?: string[];
   } = {},
 ): Promise<Stack> {
   const [db, gemini, storage, temporal] = await Promise.all([
     createTestDatabase(options.databaseAdminUrl),
     GeminiStandIn.start({ apiKey: FAKE_GEMINI_KEY, imageSize: options.geminiImageSize }),
-    StorageStandIn.start({ serviceKey: FAKE_SERVICE_KEY }),
+    StorageStandIn.start({ serviceKey: FAKE_SERVICE_KEY, buckets: options.storageBuckets }),
     options.temporal ? startTemporal() : undefined,
   ]);
   const activities = createActivities({
@@ -63,6 +69,8 @@ export async function startStack(
     sourceMode: options.sourceMode ?? 'url',
     geminiTimeoutMs: options.geminiTimeoutMs ?? 10_000,
     maxImagesPerJob: options.maxImagesPerJob ?? 10,
+    maxSourceBytes: options.maxSourceBytes,
+    sourcePathPrefix: options.sourcePathPrefix,
     imageConcurrency: 4,
     secrets: [FAKE_GEMINI_KEY, FAKE_SERVICE_KEY],
   });

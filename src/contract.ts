@@ -37,16 +37,25 @@ export const ProductionIdAttribute = defineSearchAttributeKey('ProductionId', 'K
 export const UserIdAttribute = defineSearchAttributeKey('UserId', 'KEYWORD');
 export const SEARCH_ATTRIBUTES = [JobIdAttribute, ProductionIdAttribute, UserIdAttribute];
 
+/**
+ * The hard bound on a job's run, past anything a run can take by design (its deadline, JOB_DEADLINE_SECONDS, at most
+ * 20 hours, then its finishing step): it ends a run that is stuck anyway. It ends it without its clean-up, leaving
+ * the row as it was, so it is the last line, not the way a job ends (docs/operating.md).
+ */
+export const JOB_RUN_TIMEOUT = '24 hours';
+
 /** What every start of a job's workflow carries: its id, as a search attribute, and a summary for the UI. */
 export function jobStartOptions(jobId: string): {
   workflowId: string;
   typedSearchAttributes: SearchAttributePair[];
   staticSummary: string;
+  workflowRunTimeout: typeof JOB_RUN_TIMEOUT;
 } {
   return {
     workflowId: workflowIdForJob(jobId),
     typedSearchAttributes: [{ key: JobIdAttribute, value: jobId }],
     staticSummary: `Image job ${jobId}`,
+    workflowRunTimeout: JOB_RUN_TIMEOUT,
   };
 }
 

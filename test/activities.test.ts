@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { MAX_SOURCE_IMAGE_BYTES, type JobPlan, type StoredImage } from '../src/activities';
+import { DEFAULT_MAX_SOURCE_IMAGE_BYTES, type JobPlan, type StoredImage } from '../src/activities';
 import { createGeminiClient, createImageGenerator } from '../src/activities/gemini';
+import { createImageStore, createStorageClient } from '../src/activities/storage';
 import { Secret } from '../src/process/secret';
 import { FailureType } from '../src/contract';
 import { noiseJpeg, noisePng } from '../dev/stand-ins/images';
@@ -57,6 +58,9 @@ describe('loadJob', () => {
       source: { path: seeded.sourcePath, mimeType: 'image/jpeg', size: seeded.sourceBytes.length },
       outputFolder: `generated-images/user-${seeded.userId}`,
       imageConcurrency: 4,
+      // The user's fair share of the Gemini queue: its id as the key, the default weight.
+      priority: { fairnessKey: seeded.userId },
+      deadlineSeconds: 3600,
     });
   });
 
@@ -118,9 +122,10 @@ describe('loadJob', () => {
       'source image is not a PNG, JPEG, WebP, HEIC or HEIF image (no recognisable file type)',
     ],
     [
-      'a source above the Gemini inline limit',
-      async () => seedJob(stack, { source: Buffer.concat([noisePng(8, 8), Buffer.alloc(MAX_SOURCE_IMAGE_BYTES)]) }),
-      `source image is ${MAX_SOURCE_IMAGE_BYTES + noisePng(8, 8).length} bytes, above Gemini's inline limit of ${MAX_SOURCE_IMAGE_BYTES}`,
+      'a source above MAX_SOURCE_IMAGE_BYTES',
+      async () =>
+        seedJob(stack, { source: Buffer.concat([noisePng(8, 8), Buffer.alloc(DEFAULT_MAX_SOURCE_IMAGE_BYTES)]) }),
+      `source image is larger than the limit of ${DEFAULT_MAX_SOURCE_IMAGE_BYTES} bytes (MAX_SOURCE_IMAGE_BYTES)`,
     ],
   ])('%s is InvalidJobData with a specific reason', async (_case, seed, reason) => {
     const seeded = await seed();
@@ -409,6 +414,104 @@ describe('generateImage with GEMINI_SOURCE_MODE=inline', () => {
     const sha = createHash('sha256').update(seeded.sourceBytes).digest('hex');
     expect(inline.gemini.requests.map((r) => [r.sourceVia, r.imageSha256])).toEqual(Array(3).fill(['inline', sha]));
   });
+});
+
+describe('Storage paths', () => {
+  test('a path that is not a plain key inside the bucket is refused before any request is made', async () => {
+    const store = createImageStore(
+      createStorageClient({ url: stack.storage.url, serviceKey: new Secret(FAKE_SERVICE_KEY), bucket: BUCKET }),
+      BUCKET,
+    );
+    const before = stack.storage.requests.length;
+    const path = '../private-bucket/user-victim/photo.png';
+    const refusals = await Promise.all([
+      failureOf(store.download(path, 1024)),
+      failureOf(store.signedUrl(path, 60)),
+      failureOf(store.upload(path, Buffer.from('x'), 'image/png')),
+      failureOf(store.findByStem('generated-images/../../private-bucket', 'generated_1')),
+    ]);
+    for (const refusal of refusals) {
+      expect(refusal).toMatchObject({ type: FailureType.storageRejected, nonRetryable: true });
+      expect(refusal.message).toMatch(/refused: the path has a \. or \.\. segment, so it is not a plain key/);
+    }
+    expect(stack.storage.requests.length).toBe(before);
+  });
+
+  describe('SOURCE_PATH_PREFIX', () => {
+    let prefixed: Stack;
+    beforeAll(async () => {
+      prefixed = await startStack({ sourcePathPrefix: 'merged-images/user-{userId}/' });
+    });
+    afterAll(async () => {
+      await prefixed?.stop();
+    });
+
+    test("a source in the job's user's folder is loaded", async () => {
+      const seeded = await seedJob(prefixed);
+      expect(seeded.sourcePath.startsWith(`merged-images/user-${seeded.userId}/`)).toBe(true);
+      const loaded = await run(prefixed.activities.jobSteps.loadJob, seeded.jobId);
+      expect(loaded.state).toBe('ready');
+    });
+
+    test("a source in another user's folder fails the job as InvalidJobData before it is read", async () => {
+      const victim = await seedJob(prefixed, { userId: 'victim' });
+      const seeded = await seedJob(prefixed, { userId: 'attacker' });
+      await prefixed.db.pool.query(
+        `UPDATE quel_production_jobs SET job_input_data = job_input_data || jsonb_build_object('mergedImageAttachId', $2::int) WHERE job_id = $1`,
+        [seeded.jobId, victim.sourceAttachId],
+      );
+      const before = prefixed.storage.requests.length;
+      const failure = await failureOf(run(prefixed.activities.jobSteps.loadJob, seeded.jobId));
+      expect(failure).toMatchObject({
+        type: FailureType.invalidJobData,
+        message:
+          `job ${seeded.jobId}: source image attachment ${victim.sourceAttachId} has the path ` +
+          `${JSON.stringify(victim.sourcePath)}, outside the job's user's folder merged-images/user-attacker/ ` +
+          '(SOURCE_PATH_PREFIX)',
+      });
+      expect(prefixed.storage.requests.length).toBe(before);
+    });
+  });
+});
+
+describe('a source whose base64 is larger than the 32 MiB the cache otherwise keeps', () => {
+  let large: Stack;
+  beforeAll(async () => {
+    large = await startStack({ geminiTimeoutMs: 10_000, maxSourceBytes: 30 * 1024 * 1024 });
+  });
+  afterAll(async () => {
+    await large?.stop();
+  });
+
+  test("url mode's inline fallback downloads it once for all the job's images, and reuses it", async () => {
+    // 26 MiB: 35 MiB as base64.
+    const source = Buffer.concat([noisePng(8, 8), Buffer.alloc(26 * 1024 * 1024)]);
+    const seeded = await seedJob(large, { source });
+    const loaded = await run(large.activities.jobSteps.loadJob, seeded.jobId);
+    if (loaded.state !== 'ready') throw new Error(`job is ${loaded.state}`);
+    const { plan } = loaded;
+    large.gemini.failUrlFetches(() => true);
+    try {
+      await Promise.all(
+        ['a', 'b'].map((s) =>
+          run(large.activities.imageGeneration.generateImage, {
+            jobId: plan.jobId,
+            prompt: plan.prompt,
+            source: plan.source,
+            target: { folder: plan.outputFolder, stem: `generated_1700000000009_large${s}` },
+          }),
+        ),
+      );
+    } finally {
+      large.gemini.failUrlFetches(undefined);
+    }
+    const downloads = large.storage.requests.filter((r) => r.path === seeded.sourcePath && r.route === 'download');
+    // One to load the job, one for both fallbacks.
+    expect(downloads).toHaveLength(2);
+    const sha = createHash('sha256').update(source).digest('hex');
+    const calls = large.gemini.requests.map((r) => `${r.sourceVia} ${r.imageSha256 === sha ? 'source' : '-'}`);
+    expect(calls.sort()).toEqual(['inline source', 'inline source', 'url -', 'url -']);
+  }, 60_000);
 });
 
 describe('secrets', () => {

@@ -5,7 +5,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { temporal } from '@temporalio/proto';
 import type { Worker } from '@temporalio/worker';
 import type Redis from 'ioredis';
-import { MAX_SOURCE_IMAGE_BYTES } from '../src/activities';
+import { DEFAULT_MAX_SOURCE_IMAGE_BYTES } from '../src/activities';
 import { createBridge } from '../src/bridge/bridge';
 import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue, type DeadLetter, type JobQueue } from '../src/bridge/queue';
@@ -42,6 +42,10 @@ const UNSAFE_USER_ID = 'userId is unsafe for a storage path (allowed: 1-128 of A
 const SAFE_OBJECT_PATH =
   /^(merged-images\/source-\d+\.img|generated-images\/user-[A-Za-z0-9_-]{1,128}\/generated_\d{13}_[0-9a-z]{6}\.(png|jpg|webp))$/;
 
+/** Another bucket on the same Storage, holding what a source path must never reach. */
+const PRIVATE_BUCKET = 'private-bucket';
+const VICTIM_PATH = 'user-victim/photo.png';
+
 let stack: Stack;
 let env: TestWorkflowEnvironment;
 let redis: RedisServer;
@@ -58,7 +62,7 @@ const answersByPrompt = new Map<string, GeminiBehaviour[]>();
 
 beforeAll(async () => {
   [stack, redis] = await Promise.all([
-    startStack({ temporal: true, maxImagesPerJob: MAX_IMAGES }),
+    startStack({ temporal: true, maxImagesPerJob: MAX_IMAGES, storageBuckets: [BUCKET, PRIVATE_BUCKET] }),
     RedisServer.start(),
   ]);
   env = stack.temporal!;
@@ -472,13 +476,55 @@ describe('mergedImageAttachId (the source image)', () => {
     );
   });
 
-  test("larger than Gemini's 100 MB inline limit", async () => {
-    const source = Buffer.concat([noisePng(8, 8), Buffer.alloc(MAX_SOURCE_IMAGE_BYTES - 50)]);
-    expect(source.length).toBeGreaterThan(MAX_SOURCE_IMAGE_BYTES);
+  test('larger than MAX_SOURCE_IMAGE_BYTES (20 MiB by default)', async () => {
+    const source = Buffer.concat([noisePng(8, 8), Buffer.alloc(DEFAULT_MAX_SOURCE_IMAGE_BYTES)]);
     await expectInvalid(
       await seedJob({}, { source }),
-      `source image is ${source.length} bytes, above Gemini's inline limit of ${MAX_SOURCE_IMAGE_BYTES}`,
+      `source image is larger than the limit of ${DEFAULT_MAX_SOURCE_IMAGE_BYTES} bytes (MAX_SOURCE_IMAGE_BYTES)`,
     );
+  });
+});
+
+describe('source paths that are not a plain key inside the bucket', () => {
+  /** The path as the URL parser would resolve it: where the request would have gone, service key and all. */
+  const requestsFor = (attachPath: string) => {
+    const object = `/storage/v1/object/${BUCKET}/`;
+    const resolved = new URL(object + attachPath, 'http://storage.example').pathname;
+    return stack.storage.requests.filter((request) =>
+      [object + attachPath, resolved].some((path) => request.pathname === path || request.pathname.endsWith(path)),
+    );
+  };
+
+  test.each([
+    ['climbing into another bucket', `../${PRIVATE_BUCKET}/${VICTIM_PATH}`, 'has a . or .. segment'],
+    ['climbing out from a folder', `merged-images/../../${PRIVATE_BUCKET}/${VICTIM_PATH}`, 'has a . or .. segment'],
+    ['climbing with backslashes', `..\\${PRIVATE_BUCKET}\\${VICTIM_PATH}`, 'holds \\'],
+    ['percent-encoded dots', `%2e%2e/${PRIVATE_BUCKET}/${VICTIM_PATH}`, 'holds %'],
+    ['starting with /', `/${PRIVATE_BUCKET}/${VICTIM_PATH}`, 'starts with /'],
+    ['a query', 'merged-images/photo.png?download=1', 'holds ?'],
+    ['a fragment', 'merged-images/photo.png#x', 'holds #'],
+    ['a . segment', 'merged-images/./photo.png', 'has a . or .. segment'],
+    ['an empty segment', 'merged-images//photo.png', 'has an empty segment'],
+    ['a control character', 'merged-images/photo\n.png', 'holds a control character'],
+    ['1025 bytes long', `merged-images/${'a'.repeat(1011)}`, 'is longer than 1024 bytes'],
+  ])('%s: InvalidJobData before any Storage or Gemini call', async (_case, attachPath, problem) => {
+    stack.storage.put(PRIVATE_BUCKET, VICTIM_PATH, noisePng(16, 16), 'image/png');
+    const attachId = await insertAttachment(stack.db.pool, attachPath, 1234);
+    const shown = attachPath.length > 120 ? `${attachPath.slice(0, 120)}…` : attachPath;
+    await expectInvalid(
+      await seedJob({ mergedImageAttachId: attachId }),
+      `source image attachment ${attachId} has the path ${JSON.stringify(shown)}, which ${problem}: not a plain key inside the bucket`,
+    );
+    expect(requestsFor(attachPath)).toEqual([]);
+  });
+
+  test('the same path inside the bucket is served: the refusal is the path, not the object', async () => {
+    const attachPath = `${PRIVATE_BUCKET}/${VICTIM_PATH}`;
+    stack.storage.put(BUCKET, attachPath, noisePng(16, 16), 'image/png');
+    const attachId = await insertAttachment(stack.db.pool, attachPath, 1234);
+    const { result } = await runThenGood(await seedJob({ mergedImageAttachId: attachId }));
+    expect(result).toMatchObject({ status: 'completed', completedImages: 1 });
+    expect(requestsFor(attachPath).map((request) => request.route)).toContain('download');
   });
 });
 
@@ -548,4 +594,11 @@ describe("Gemini's answers", () => {
     expect(object.contentType).toBe('image/jpeg');
     expect(object.bytes.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
   });
+});
+
+test('no Storage request of this file left the bucket, and none reached the private one', () => {
+  expect(stack.storage.requests.length).toBeGreaterThan(50);
+  const inBucket = new RegExp(`^/storage/v1/object/((list|sign|info|public|authenticated)/)?${BUCKET}(/|$)`);
+  expect(stack.storage.requests.filter((request) => !inBucket.test(request.pathname))).toEqual([]);
+  expect(stack.storage.requests.filter((request) => request.bucket !== BUCKET)).toEqual([]);
 });

@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type Redis from 'ioredis';
 import { createBridge } from '../src/bridge/bridge';
 import { createJobStarter } from '../src/bridge/job-starter';
-import { createJobQueue, queueKeys, type DeadLetter } from '../src/bridge/queue';
+import { createJobQueue, DEAD_LETTER_LIMIT, queueKeys, type DeadLetter } from '../src/bridge/queue';
 import { Secret } from '../src/process/secret';
 import { workflowIdForJob } from '../src/contract';
 import { eventually } from './support/eventually';
@@ -104,6 +104,8 @@ test('a pushed id starts one workflow, and leaves Redis once Temporal has it', a
   await eventually(() => drained(bridge), 'the queue to drain');
   const description = await env.client.workflow.getHandle(workflowIdForJob(jobId)).describe();
   expect(description).toMatchObject({ type: 'imageJob', taskQueue: bridge.taskQueue, status: { name: 'RUNNING' } });
+  // The backstop no run outlives (JOB_RUN_TIMEOUT).
+  expect(Number(description.raw.executionConfig?.workflowRunTimeout?.seconds)).toBe(24 * 60 * 60);
   expect(messages(bridge, jobId)).toEqual(['job workflow started']);
   await bridge.stop();
 });
@@ -157,6 +159,24 @@ test('bad elements go to the dead-letter list with their reason and time, and th
   expect(bridge.lines.filter((l) => l.msg === 'queue element dead-lettered')).toHaveLength(7);
   expect(messages(bridge, good)).toEqual(['job workflow started']);
   await bridge.stop();
+});
+
+test(`the dead-letter list keeps the newest ${DEAD_LETTER_LIMIT} letters`, async () => {
+  const queue = createJobQueue({
+    redisUrl: new Secret(redis.url),
+    key: `jobs-${randomUUID()}`,
+    pushSide: 'left',
+    bridgeId: 'b1',
+  });
+  try {
+    for (let i = 0; i < DEAD_LETTER_LIMIT + 5; i++) await queue.deadLetter(`bad-${i}`, 'job id is not a uuid');
+    const letters = (await client.lrange(queue.keys.deadLetters, 0, -1)).map((raw) => JSON.parse(raw) as DeadLetter);
+    expect(letters).toHaveLength(DEAD_LETTER_LIMIT);
+    expect(letters[0]!.element).toBe(`bad-${DEAD_LETTER_LIMIT + 4}`);
+    expect(letters.at(-1)!.element).toBe('bad-5');
+  } finally {
+    queue.close();
+  }
 });
 
 test('ids left in the processing list by an earlier run are re-driven at start-up', async () => {

@@ -22,7 +22,13 @@ describe('loadWorkerConfig', () => {
       maxConcurrentCalls: 8,
       sourceMode: 'url',
     });
-    expect(config.pipeline).toEqual({ maxImagesPerJob: 10, imageConcurrency: 4 });
+    expect(config.pipeline).toEqual({
+      maxImagesPerJob: 10,
+      imageConcurrency: 4,
+      maxSourceBytes: 20 * 1024 * 1024,
+      sourcePathPrefix: undefined,
+      deadlineSeconds: 3600,
+    });
     expect(config.tracing).toEqual({ otlpEndpoint: undefined });
   });
 
@@ -35,6 +41,26 @@ describe('loadWorkerConfig', () => {
     expect(() => loadBridgeConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(
       /OTEL_EXPORTER_OTLP_ENDPOINT/,
     );
+  });
+
+  test("the source's size limit goes up to Gemini's inline limit, and its folder must be one inside the bucket", () => {
+    const pipeline = (env: Record<string, string>) => loadWorkerConfig({ ...complete, ...env }).pipeline;
+    expect(pipeline({ MAX_SOURCE_IMAGE_BYTES: '78594048' }).maxSourceBytes).toBe(78594048);
+    expect(() => pipeline({ MAX_SOURCE_IMAGE_BYTES: '78594049' })).toThrow(
+      "MAX_SOURCE_IMAGE_BYTES must be at most 78594048 (Gemini's inline limit)",
+    );
+    expect(pipeline({ SOURCE_PATH_PREFIX: 'merged-images/user-{userId}/' }).sourcePathPrefix).toBe(
+      'merged-images/user-{userId}/',
+    );
+    for (const prefix of ['/merged-images/', '../{userId}/', 'a/%2e%2e/', 'a?b/']) {
+      expect(() => pipeline({ SOURCE_PATH_PREFIX: prefix })).toThrow(/SOURCE_PATH_PREFIX must be a folder inside/);
+    }
+  });
+
+  test("a job's deadline fits inside its run's 24-hour backstop", () => {
+    const pipeline = (env: Record<string, string>) => loadWorkerConfig({ ...complete, ...env }).pipeline;
+    expect(pipeline({ JOB_DEADLINE_SECONDS: '72000' }).deadlineSeconds).toBe(72000);
+    expect(() => pipeline({ JOB_DEADLINE_SECONDS: '72001' })).toThrow('JOB_DEADLINE_SECONDS must be at most 72000');
   });
 
   test('the source goes to Gemini inline when asked to', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { launchChromium } from '../dev/browser';
@@ -27,6 +28,8 @@ test('npm run demo -- --once completes the sample job on embedded defaults and e
     expect(existsSync(file)).toBe(true);
     expect(await sniffImageType(readFileSync(file))).toMatchObject({ supported: true, mimeType: 'image/png' });
   }
+  // Four variations, four different pictures.
+  expect(new Set(files.map((file) => createHash('sha256').update(readFileSync(file)).digest('hex'))).size).toBe(4);
   expect(output.match(/'generated-images\/user-demo-user\/generated_\d+_[0-9a-z]{6}\.png'/g)).toHaveLength(4);
 }, 300_000);
 
@@ -100,12 +103,21 @@ test('the demo page starts a 4-image job and shows its four images and its compl
     };
     expect(ids).toEqual(row.generated_attach_ids);
     expect(new Set(ids).size).toBe(4);
-    // The log view: human lines, without the activity task token. The row is completed before the last step logs
-    // "job finished", and the page polls the log on its own, so the line may come one poll after the status.
-    const finished = new RegExp(`^\\[[\\d:.]{12}\\] INFO \\(demo\\): job finished .*"jobId":"${jobId}"`, 'm');
+    // The log view: a line in words per event, naming the job and the image, without the ids. The row is completed
+    // before the last step logs it, and the page polls the log on its own, so the line may come one poll later.
+    const job = `job ${jobId!.slice(0, 8)}…`;
+    const finished = `] INFO (worker): ${job}: finished (completed, 4 made, 0 failed)\n`;
     const logText = async () => (await page.locator('#log').textContent()) ?? '';
-    await eventually(async () => finished.test(await logText()), 'the job finished line in the log view');
-    expect(await logText()).not.toContain('taskToken');
+    await eventually(async () => (await logText()).includes(finished), 'the job finished line in the log view');
+    const logged = await logText();
+    expect(logged).toContain(`] INFO (bridge): ${job}: workflow started\n`);
+    for (const image of [1, 2, 3, 4]) {
+      expect(logged).toMatch(new RegExp(`\\] INFO \\(worker\\): ${job}: image ${image} of 4 stored \\(\\d+ KB\\)\n`));
+    }
+    // (The log file outlives a run of the demo: older lines may be in view too.)
+    const jobLines = logged.split('\n').filter((line) => line.includes(job));
+    expect(jobLines.length).toBeGreaterThanOrEqual(7);
+    for (const line of jobLines) expect(line).not.toMatch(/taskToken|workflowRunId|activityId|sdkComponent|\{"/);
     mkdirSync(DATA_DIR, { recursive: true });
     await page.screenshot({ path: path.join(DATA_DIR, 'demo-page.png'), fullPage: true });
     // Nothing the page was sent holds the local Storage key or a database URL.

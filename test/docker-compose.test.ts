@@ -1,12 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { loadTemporalConfig } from '../src/process/config';
+import { makeTestCertificates } from '../dev/certificates';
 import { SEARCH_ATTRIBUTES } from '../src/contract';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../dev/temporal-dev-server';
 import { imageRuntime } from '../dev/processes';
 
 interface Service {
   image?: string;
+  ports?: Array<{ host_ip?: string; target: number; published: string }>;
   build?: { dockerfile: string };
   command?: string[] | null;
   entrypoint?: string[];
@@ -16,16 +20,31 @@ interface Service {
 }
 
 const root = path.join(__dirname, '..');
+/** What .env would give the stack's Redis. */
+const REDIS_PASSWORD = 'compose-test-redis-password-0123';
+const TLS_OVERRIDE = 'deploy/compose-temporal-tls.yaml';
 
-/** The services as Compose reads docker-compose.yml: paths absolute, anchors and merges resolved. */
-function composeConfig(): Record<string, Service> {
+/**
+ * The services as Compose reads docker-compose.yml (and `files` over it): paths absolute, anchors and merges
+ * resolved, with REDIS_PASSWORD set as .env would set it unless `env` says otherwise.
+ */
+function composeConfig(options: { files?: string[]; env?: Record<string, string | undefined> } = {}) {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...(process.env.DOCKER_COMPOSE_CONFIG ? { DOCKER_CONFIG: process.env.DOCKER_COMPOSE_CONFIG } : {}),
+    REDIS_PASSWORD,
+    ...options.env,
   };
   // Compose interpolates from the shell before .env; the namespace check below wants .env's value (the worker's).
   delete env.TEMPORAL_NAMESPACE;
-  const json = execFileSync('docker', ['compose', 'config', '--format', 'json'], { cwd: root, env, encoding: 'utf8' });
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
+  const files = ['docker-compose.yml', ...(options.files ?? [])].flatMap((file) => ['-f', file]);
+  const json = execFileSync('docker', ['compose', ...files, 'config', '--format', 'json'], {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return (JSON.parse(json) as { services: Record<string, Service> }).services;
 }
 
@@ -161,4 +180,83 @@ test("compose sets up Temporal's schema as the tests do, then the namespace and 
   expect(namespaceScript).toContain('temporal operator search-attribute create --namespace "$TEMPORAL_NAMESPACE"');
   for (const key of SEARCH_ATTRIBUTES) expect(namespaceScript).toContain(`--name ${key.name} --type Keyword`);
   expect(namespaceScript).not.toContain('|| true');
+});
+
+test("published ports listen on the host's loopback only, and only where something outside the stack needs them", () => {
+  const published = Object.entries(composeConfig())
+    .filter(([, service]) => service.ports)
+    .map(([name, service]) => [name, service.ports!.map((p) => `${p.host_ip}:${p.published}->${p.target}`)]);
+  expect(Object.fromEntries(published)).toEqual({
+    temporal: ['127.0.0.1:7233->7233'],
+    'temporal-ui': ['127.0.0.1:8233->8080'],
+    redis: ['127.0.0.1:6379->6379'],
+    worker: ['127.0.0.1:9464->9464'],
+  });
+});
+
+test("the stack's Redis requires a password, from the environment, given to redis-server on its standard input", () => {
+  expect(() => composeConfig({ env: { REDIS_PASSWORD: undefined } })).toThrow(
+    /required variable REDIS_PASSWORD is missing a value: set REDIS_PASSWORD in \.env/,
+  );
+  const { redis, bridge } = composeConfig();
+  expect(redis!.environment).toEqual({ REDIS_PASSWORD });
+  // Through the image's entrypoint (which runs it as the user redis), the password never an argument.
+  expect(redis!.entrypoint).toEqual(['/bin/sh', '-euc']);
+  expect(redis!.command).toEqual([
+    `printf 'requirepass "%s"\\n' "$$REDIS_PASSWORD" | exec docker-entrypoint.sh redis-server - --appendonly yes`,
+  ]);
+  expect(bridge!.environment?.REDIS_URL).toBe(`redis://:${REDIS_PASSWORD}@redis:6379`);
+  // The front end's Redis, when .env names one, instead.
+  const frontEnd = 'rediss://:front-end-password@redis.example.test:6380';
+  expect(composeConfig({ env: { REDIS_URL: frontEnd } }).bridge!.environment?.REDIS_URL).toBe(frontEnd);
+  expect(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')).not.toMatch(/requirepass [^"]/);
+});
+
+test(`with ${TLS_OVERRIDE}, Temporal's frontend requires mutual TLS and every client shows its certificate`, () => {
+  const certificates = makeTestCertificates(path.join(mkdtempSync(path.join(os.tmpdir(), 'compose-tls-')), 'tls'));
+  const services = composeConfig({ files: [TLS_OVERRIDE], env: { TEMPORAL_TLS_DIR: certificates.dir } });
+  const mounted = (file: string) => path.join(certificates.dir, path.relative('/etc/temporal/tls', file));
+  const tlsVariables = (service: Service) =>
+    Object.entries(service.environment ?? {}).filter(([name]) => name.startsWith('TEMPORAL_TLS'));
+  for (const name of ['temporal', 'temporal-namespace', 'temporal-ui', 'worker', 'bridge']) {
+    expect(services[name]!.volumes).toContainEqual(
+      expect.objectContaining({ type: 'bind', source: certificates.dir, target: '/etc/temporal/tls', read_only: true }),
+    );
+    // Every file a service is given is one of the set, where the override mounts it.
+    for (const [, value] of tlsVariables(services[name]!).filter(([, value]) => value.startsWith('/'))) {
+      expect(existsSync(mounted(value))).toBe(true);
+    }
+  }
+
+  // The server: each variable one that deploy/temporal-cluster.yaml reads, client certificates required.
+  const clusterConfig = readFileSync(path.join(root, 'deploy', 'temporal-cluster.yaml'), 'utf8');
+  const server = tlsVariables(services.temporal!);
+  expect(server.length).toBeGreaterThan(5);
+  for (const [name] of server) expect(clusterConfig).toContain(`env "${name}"`);
+  expect(services.temporal!.environment).toMatchObject({
+    TEMPORAL_TLS_REQUIRE_CLIENT_AUTH: 'true',
+    TEMPORAL_TLS_FRONTEND_SERVER_NAME: 'temporal',
+  });
+
+  // The worker, the bridge and the namespace set-up (the temporal CLI reads the same variables): as the product reads
+  // them, a client certificate and the CA, for the name on the frontend's certificate.
+  for (const name of ['worker', 'bridge', 'temporal-namespace']) {
+    const env = Object.fromEntries(
+      tlsVariables(services[name]!).map(([key, value]) => [key, value.startsWith('/') ? mounted(value) : value]),
+    );
+    const settings = loadTemporalConfig({ TEMPORAL_ADDRESS: 'temporal:7233', ...env });
+    expect(settings.tls).toBe(true);
+    expect(settings.connection.reveal().tls).toMatchObject({
+      serverNameOverride: 'temporal',
+      serverRootCACertificate: readFileSync(certificates.caCert),
+      clientCertPair: { crt: readFileSync(certificates.clientCert), key: readFileSync(certificates.clientKey) },
+    });
+  }
+  expect(services['temporal-ui']!.environment).toMatchObject({
+    TEMPORAL_TLS_CERT: '/etc/temporal/tls/client.crt',
+    TEMPORAL_TLS_KEY: '/etc/temporal/tls/client.key',
+    TEMPORAL_TLS_CA: '/etc/temporal/tls/ca.crt',
+    TEMPORAL_TLS_SERVER_NAME: 'temporal',
+    TEMPORAL_TLS_ENABLE_HOST_VERIFICATION: 'true',
+  });
 });

@@ -1,6 +1,5 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { ROOT } from '../dev/setup-scripts';
 import { productionState } from '../dev/seed';
@@ -13,7 +12,6 @@ import { runJobInWorkerProcess } from './support/job-in-worker-process';
  * grants.
  */
 
-const run = promisify(execFile);
 let stack: Stack;
 
 beforeAll(async () => {
@@ -56,12 +54,41 @@ test('NULL counters and id lists are read as 0 and empty: a job ends with every 
   expect(await productionState(stack.db.pool, job.productionId)).toMatchObject({ production_status: 'completed' });
 }, 60_000);
 
+/** A command fed `input` on standard input, as a shell pipe feeds it; resolves with its exit code and output. */
+function piped(command: string, args: string[], input: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('close', (code) => resolve({ code, out }));
+    child.stdin.end(input);
+  });
+}
+
+const SCRAM_VERIFIER = ['-r', 'ts-node/register/transpile-only', 'scripts/scram-verifier.ts'];
+
 test('a worker connected as the role of deploy/worker-role.sql runs a job', async () => {
   const url = new URL(stack.db.url);
   const script = path.join(ROOT, 'deploy', 'worker-role.sql');
-  // Twice: it is safe to run again.
-  for (let i = 0; i < 2; i++)
-    await run('psql', [url.toString(), '-q', '-v', 'worker_password=worker-pw', '-f', script]);
+  // As operating.md runs it: the password piped into scram-verifier, its verifier piped into psql; neither command
+  // line holds either. Twice: it is safe to run again.
+  for (let i = 0; i < 2; i++) {
+    const verifier = await piped(process.execPath, SCRAM_VERIFIER, 'worker-pw\n');
+    expect(verifier).toEqual({ code: 0, out: expect.stringMatching(/^SCRAM-SHA-256\$4096:\S+\$\S+:\S+\n$/) });
+    const psqlArgs = [url.toString(), '-q', '-f', script];
+    expect(psqlArgs.join(' ')).not.toContain('worker-pw');
+    expect(await piped('psql', psqlArgs, verifier.out)).toMatchObject({ code: 0 });
+    // The server holds the verifier as it was sent (its salt is ours): it was never given the password.
+    const { rows } = await stack.db.pool.query<{ rolpassword: string }>(
+      "SELECT rolpassword FROM pg_authid WHERE rolname = 'quel_image_worker'",
+    );
+    expect(rows[0]!.rolpassword).toBe(verifier.out.trim());
+  }
+  // A password given as it is, instead of its verifier, is refused before anything is changed.
+  const cleartext = await piped('psql', [url.toString(), '-q', '-f', script], 'worker-pw\n');
+  expect(cleartext.code).not.toBe(0);
+  expect(cleartext.out).toContain('standard input must be a SCRAM verifier');
   url.username = 'quel_image_worker';
   url.password = 'worker-pw';
   const { result, rows, attachments } = await runJobInWorkerProcess(stack, { env: { DATABASE_URL: url.toString() } });

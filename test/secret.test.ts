@@ -1,5 +1,5 @@
 import { secretValuesIn } from '../src/process/config';
-import { scrubSecrets, scrubText } from '../src/process/secret';
+import { scrubSecrets, scrubText, withoutUrlSecrets } from '../src/process/secret';
 
 describe('scrubbing', () => {
   test('removes a secret from the message, stack and causes of an error, and any URL credentials', () => {
@@ -18,6 +18,16 @@ describe('scrubbing', () => {
     );
     expect(scrubText('see https://example.test/docs and redis://cache:6379', [])).toBe(
       'see https://example.test/docs and redis://cache:6379',
+    );
+  });
+
+  test('every URL in a text cut to its scheme, host and path, however it is quoted', () => {
+    const text =
+      'request to http://127.0.0.1:1/gateway?key=K1/v1beta/models/m:generateContent failed; GET http://h/a?t=1: 500, ' +
+      `{"fileUri":"https://s.example.test/object/sign/a.png?token=T2#x"}, 'ftp://u:P3@h/f?x=1' and https://plain.test/p`;
+    expect(withoutUrlSecrets(text)).toBe(
+      'request to http://127.0.0.1:1/gateway failed; GET http://h/a: 500, ' +
+        `{"fileUri":"https://s.example.test/object/sign/a.png"}, 'ftp://[redacted]@h/f' and https://plain.test/p`,
     );
   });
 

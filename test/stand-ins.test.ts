@@ -36,7 +36,11 @@ describe('GeminiStandIn driven by @google/genai', () => {
     });
   }
 
-  function generate(ai: GoogleGenAI = client(), image: Buffer = INPUT_PNG): Promise<GenerateContentResponse> {
+  function generate(
+    ai: GoogleGenAI = client(),
+    image: Buffer = INPUT_PNG,
+    imageKey?: string,
+  ): Promise<GenerateContentResponse> {
     return ai.models.generateContent({
       model: MODEL,
       contents: [
@@ -48,7 +52,10 @@ describe('GeminiStandIn driven by @google/genai', () => {
           ],
         },
       ],
-      config: { responseModalities: ['TEXT', 'IMAGE'] },
+      config: {
+        responseModalities: ['TEXT', 'IMAGE'],
+        ...(imageKey && { httpOptions: { headers: { 'x-quel-image-key': imageKey } } }),
+      },
     });
   }
 
@@ -143,6 +150,25 @@ describe('GeminiStandIn driven by @google/genai', () => {
 
     expect(new Set(images.map(sha256)).size).toBe(6);
     expect(new Set(double.requests.map((request) => request.answerSha256)).size).toBe(6);
+  });
+
+  it('answers each image of a job a variation of its own, and the same one when that image is asked again', async () => {
+    await double.stop();
+    // A latency, so that the four calls are all in before any is answered, as a job's calls come.
+    double = await GeminiStandIn.start({ answers: 'variations', latencyMs: 300 });
+    const keys = ['aaaaaa', 'bbbbbb', 'cccccc', 'dddddd'].map((suffix) => `job-1/generated_1796436644666_${suffix}`);
+    const variationOf = async (key: string) => answeredImage(await generate(client(), INPUT_PNG, key)).bytes;
+
+    const variations = await Promise.all(keys.map(variationOf));
+
+    expect(new Set(variations.map(sha256)).size).toBe(4);
+    for (const variation of variations) {
+      expect(sha256(variation)).not.toBe(sha256(INPUT_PNG));
+      expect(PNG.sync.read(variation)).toMatchObject({ width: 16, height: 16 });
+    }
+    // A retried call for the third image, then another job's first image.
+    expect(sha256(await variationOf(keys[2]!))).toBe(sha256(variations[2]!));
+    expect(sha256(await variationOf('job-2/generated_1796436644667_eeeeee'))).toBe(sha256(variations[0]!));
   });
 
   it('answers 429 RESOURCE_EXHAUSTED with a RetryInfo delay', async () => {
@@ -467,6 +493,8 @@ describe('StorageStandIn driven by @supabase/supabase-js', () => {
     return {
       at: expect.any(Number) as number,
       method: 'POST',
+      // The path as it arrived, percent-encoded, beside the object path it names.
+      pathname: `/storage/v1/object/attachments/${PATH.split('/').map(encodeURIComponent).join('/')}`,
       route: 'upload',
       bucket: 'attachments',
       path: PATH,
@@ -660,6 +688,21 @@ describe('StorageStandIn driven by @supabase/supabase-js', () => {
     expect(publicResponse.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await signedResponse.arrayBuffer())).toEqual(bytes);
     expect(forged.status).toBe(400);
+  });
+
+  it('serves a private bucket through signed URLs only', async () => {
+    await double.stop();
+    double = await StorageStandIn.start({ serviceKey: KEY, privateBuckets: ['attachments'] });
+    storage = clientWith(KEY, KEY);
+    const bytes = noisePng(8, 8);
+    await upload(bytes, { upsert: false });
+
+    const publicResponse = await fetch(attachments().getPublicUrl(PATH).data.publicUrl);
+    const signed = await attachments().createSignedUrl(PATH, 60);
+
+    expect(publicResponse.status).toBe(400);
+    expect(await publicResponse.json()).toMatchObject({ statusCode: '404', error: 'Bucket not found' });
+    expect(Buffer.from(await (await fetch(signed.data!.signedUrl)).arrayBuffer())).toEqual(bytes);
   });
 
   it('waits latencyMs before answering', async () => {

@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnService } from '../dev/processes';
+import { ROOT } from '../dev/setup-scripts';
 import { RedisServer } from '../dev/redis-server';
 import { jobState } from '../dev/seed';
 import {
@@ -13,8 +16,9 @@ import {
   workerEnvironment,
   type Stack,
 } from '../dev/stack';
+import { freePort } from '../dev/ports';
 import { uniqueTaskQueue, workflowBundle } from '../dev/workers';
-import { workflowIdForJob } from '../src/contract';
+import { jobStartOptions, workflowIdForJob } from '../src/contract';
 import { startTracing } from '../src/process/start-tracing';
 import { inJobSpan } from '../src/process/tracing';
 import { eventually } from './support/eventually';
@@ -26,6 +30,7 @@ import { OtlpReceiver, type ReceivedSpan } from '../dev/otlp-receiver';
  * HTTP calls; every span carries the job id, and none a key or a URL's query.
  */
 
+const execFileAsync = promisify(execFile);
 let stack: Stack;
 let redis: RedisServer;
 let receiver: OtlpReceiver;
@@ -110,15 +115,86 @@ test('a URL query, where a signed URL carries its token, never reaches a span; t
   const url = `${stack.storage.url}/storage/v1/object/sign/${BUCKET}/some/object.png?token=${token}`;
   const status = await inJobSpan('test.download', jobId, async () => (await fetch(url)).status);
   await tracing.shutdown();
+  // The SDKs' fetch (node-fetch, over node:http) in a process of its own: the http instrumentation patches node:http
+  // as Node loads modules, which jest's module registry bypasses.
+  const child = await execFileAsync(
+    process.execPath,
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      '-e',
+      `const tracing = require('./src/process/start-tracing').startTracing({ otlpEndpoint: ${JSON.stringify(receiver.endpoint)} }, 'tracing-test-http');
+       require('./src/process/tracing').inJobSpan('test.download', ${JSON.stringify(jobId)}, () => require('./src/activities/sdk-fetch').sdkFetch(${JSON.stringify(url)}))
+         .then((response) => tracing.shutdown().then(() => console.log(response.status)));`,
+    ],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
 
-  expect(status).toBeGreaterThanOrEqual(200);
-  const call = receiver.spans.find((span) => span.service === 'tracing-test' && span.name === 'GET');
-  expect(call?.attributes).toMatchObject({
+  expect({ status, child: child.stdout.trim(), stderr: child.stderr }).toEqual({
+    status: 400,
+    child: '400',
+    stderr: '',
+  });
+  const path = `/storage/v1/object/sign/${BUCKET}/some/object.png`;
+  const call = (service: string) => receiver.spans.find((span) => span.service === service && span.name === 'GET');
+  expect(call('tracing-test')?.attributes).toMatchObject({
     'job.id': jobId,
-    'url.full': `${stack.storage.url}/storage/v1/object/sign/${BUCKET}/some/object.png`,
+    'url.full': `${stack.storage.url}${path}`,
+  });
+  expect(call('tracing-test-http')?.attributes).toMatchObject({
+    'job.id': jobId,
+    'http.url': `${stack.storage.url}${path}`,
+    'http.target': path,
   });
   expect(receiver.bodies.join('\n')).not.toContain(token);
 });
+
+test("a failed fetch's exception text keeps its words but not the URL's query, where a key can sit", async () => {
+  // A Gemini gateway whose URL carries its key; nothing listens there, so the call fails before any answer.
+  const key = 'gateway-key-that-must-not-be-exported-42';
+  const gateway = `http://127.0.0.1:${await freePort()}/gateway`;
+  const taskQueue = uniqueTaskQueue('tracing-failure');
+  const worker = spawnService('worker', {
+    ...workerEnvironment(stack),
+    TEMPORAL_ADDRESS: stack.temporal!.address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    GEMINI_BASE_URL: `${gateway}?key=${key}`,
+  });
+  await worker.started;
+  const job = await seedJob(stack, { quantity: 1 });
+  const workflow = await stack.temporal!.client.workflow.start('imageJob', {
+    taskQueue,
+    args: [{ jobId: job.jobId }],
+    ...jobStartOptions(job.jobId),
+  });
+  // The first Gemini attempt fails at once; the spans of that attempt are the ones looked at.
+  await eventually(
+    async () =>
+      (await workflow.describe()).raw.pendingActivities?.some((activity) =>
+        activity.lastFailure?.message?.startsWith('Gemini could not be reached'),
+      ),
+    'a failed Gemini attempt',
+  );
+  await workflow.terminate('the test saw what it needs');
+  worker.child.kill('SIGTERM');
+  expect(await worker.exited).toBe(0);
+
+  const failed = receiver.spans.find(
+    (span) => span.name === 'RunActivity:generateImage' && span.attributes['job.id'] === job.jobId,
+  );
+  const reason = new RegExp(`^Gemini could not be reached: request to ${gateway} failed, reason: connect ECONNREFUSED`);
+  expect(failed?.statusMessage).toMatch(reason);
+  expect(failed?.events).toContainEqual({
+    name: 'exception',
+    attributes: expect.objectContaining({ 'exception.message': expect.stringMatching(reason) as string }) as object,
+  });
+  const call = receiver.spans.find(
+    (span) => span.parentSpanId === failed?.spanId && String(span.attributes['http.url']).startsWith(gateway),
+  );
+  expect(call?.attributes).toMatchObject({ 'http.url': gateway, 'http.target': '/gateway' });
+  expect(receiver.bodies.join('\n')).not.toContain(key);
+}, 120_000);
 
 /** The span's ancestors within the trace, nearest first. */
 function ancestry(trace: ReceivedSpan[], span: ReceivedSpan): ReceivedSpan[] {

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities, ImageTarget, JobPlan, JobSteps, LoadedJob, StoredImage } from '../src/activities';
@@ -251,16 +251,23 @@ describe('imageJob workflow', () => {
   test('cancelled while loading, the row is still ended rather than left pending', async () => {
     const stub = stubActivities({ load: () => ({ state: 'ready', plan: plan() }) });
     let releaseLoad: () => void = () => undefined;
-    stub.activities.jobSteps.loadJob = () =>
-      new Promise((resolve) => (releaseLoad = () => resolve({ state: 'ready', plan: plan() })));
+    let loadStarted: () => void = () => undefined;
+    const loading = new Promise<void>((resolve) => (loadStarted = resolve));
+    stub.activities.jobSteps.loadJob = () => {
+      loadStarted();
+      return new Promise((resolve) => (releaseLoad = () => resolve({ state: 'ready', plan: plan() })));
+    };
     const taskQueue = uniqueTaskQueue('cancel-load');
     await withWorkers(env, taskQueue, stub.activities, async () => {
       const handle = await env.client.workflow.start(imageJob, {
         taskQueue,
         workflowId: taskQueue,
         args: [{ jobId: 'job-7' }],
+        // While a local activity runs, its workflow task stays open and the cancel reaches the workflow only with
+        // the task's heartbeat, at 80% of this timeout: 8 s at the default of 10, 1.6 s here.
+        workflowTaskTimeout: '2 seconds',
       });
-      await handle.query(progressQuery);
+      await loading;
       await handle.cancel();
       await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
       releaseLoad();
@@ -308,6 +315,149 @@ describe('imageJob workflow', () => {
     expect(stub.finished).toEqual([
       { jobId: 'job-1', productionId: 'prod-1', status: 'completed', attachIds: [100], failedImages: 2 },
     ]);
+  });
+
+  test('the Web UI reads like the pipeline: every step labelled, the job and its progress in the details', async () => {
+    const prompt = 'The same scene at another time of day, in another season, seen from the hill';
+    const stub = stubActivities({
+      load: () => ({ state: 'ready', plan: plan({ quantity: 2, prompt, userId: 'user-7' }) }),
+      // The second image is refused, so its failure is counted too.
+      outcome: () =>
+        stub.calls.generate.size === 2 ? ApplicationFailure.nonRetryable('blocked', FailureType.geminiBlocked) : 'ok',
+    });
+    const taskQueue = uniqueTaskQueue('labels');
+    await withWorkers(env, taskQueue, stub.activities, async () => {
+      const handle = await env.client.workflow.start(imageJob, {
+        taskQueue,
+        workflowId: `labels-${taskQueue}`,
+        args: [{ jobId: 'job-1', imageConcurrency: 1 }],
+      });
+      await handle.result();
+      const { events } = await handle.fetchHistory();
+      const summaries = (events ?? []).flatMap((event) => {
+        const summary = event.userMetadata?.summary;
+        return summary ? [defaultPayloadConverter.fromPayload<string>(summary)] : [];
+      });
+      expect(summaries).toEqual([
+        'load the job',
+        'mark the job processing',
+        'image 1 of 2: generate',
+        'image 1 of 2: record',
+        'image 2 of 2: generate',
+        'image 2 of 2: count it failed',
+        'finish the job: completed, 1 of 2 images',
+      ]);
+      const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(metadata.currentDetails).toBe(
+        '2 images for user user-7: "The same scene at another time of day,…"\n\n1 of 2 images made, 1 failed (done)',
+      );
+    });
+  });
+
+  describe("the job's deadline (JOB_DEADLINE_SECONDS, counted from the run's start)", () => {
+    /** The first image is made (or fails) at once; the others wait for a release that comes after the run ends. */
+    async function runStuckAfterFirst(quantity: number, deadlineSeconds: number, first: 'made' | 'failed') {
+      let made = 0;
+      const stub = stubActivities({
+        load: () => ({ state: 'ready', plan: plan({ quantity, deadlineSeconds }) }),
+        holdGeneration: true,
+      });
+      const generate = stub.activities.imageGeneration.generateImage;
+      stub.activities.imageGeneration.generateImage = async (request) => {
+        if (made++ > 0) return generate(request);
+        if (first === 'failed') throw ApplicationFailure.nonRetryable('blocked', FailureType.geminiBlocked);
+        return { path: 'p/a.png', fileName: 'a.png', mimeType: 'image/png', size: 1 };
+      };
+      const taskQueue = uniqueTaskQueue('deadline');
+      const outcome = await withWorkers(env, taskQueue, stub.activities, async () => {
+        const handle = await env.client.workflow.start(imageJob, {
+          taskQueue,
+          workflowId: `deadline-${taskQueue}`,
+          args: [{ jobId: 'job-1', imageConcurrency: 2 }],
+        });
+        const ended = await handle.result().catch((error: unknown) => error);
+        stub.release();
+        if (first === 'made') await keepHistory(handle, 'past-deadline');
+        return ended;
+      });
+      return { stub, outcome };
+    }
+
+    test('ends the images still under way, then finishes the row by the policy with what was made', async () => {
+      const { stub, outcome } = await runStuckAfterFirst(3, 3, 'made');
+      expect(outcome).toEqual({
+        jobId: 'job-1',
+        status: 'completed',
+        totalImages: 3,
+        completedImages: 1,
+        failedImages: 2,
+        attachIds: [100],
+      });
+      expect(stub.finished).toEqual([
+        { jobId: 'job-1', productionId: 'prod-1', status: 'completed', attachIds: [100], failedImages: 2 },
+      ]);
+    });
+
+    test('with nothing made by then, the row ends failed and so does the workflow, as NoImagesGenerated', async () => {
+      const { stub, outcome } = await runStuckAfterFirst(2, 2, 'failed');
+      expect(outcome).toBeInstanceOf(WorkflowFailedError);
+      expect((outcome as WorkflowFailedError).cause).toMatchObject({ type: FailureType.noImagesGenerated });
+      expect(stub.finished).toEqual([
+        { jobId: 'job-1', productionId: 'prod-1', status: 'failed', attachIds: [], failedImages: 2 },
+      ]);
+    });
+
+    test('a job done before its deadline is not touched by it', async () => {
+      const stub = stubActivities({
+        load: () => ({ state: 'ready', plan: plan({ quantity: 2, deadlineSeconds: 2 }) }),
+      });
+      const taskQueue = uniqueTaskQueue('before-deadline');
+      const result = await withWorkers(env, taskQueue, stub.activities, async () => {
+        const handle = await env.client.workflow.start(imageJob, {
+          taskQueue,
+          workflowId: `before-deadline-${taskQueue}`,
+          args: [{ jobId: 'job-1' }],
+        });
+        const ended = await handle.result();
+        await keepHistory(handle, 'before-deadline');
+        return ended;
+      });
+      expect(result).toMatchObject({ status: 'completed', completedImages: 2, failedImages: 0 });
+      // Long after the deadline's timer would have fired, nothing else happened.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect(stub.finished).toHaveLength(1);
+    });
+  });
+
+  test("a worker runs at most 10 job steps (local activities) at once, not the SDK's 100", async () => {
+    let inFlight = 0;
+    let most = 0;
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const stub = stubActivities({ load: () => ({ state: 'ready', plan: plan({ quantity: 1 }) }) });
+    stub.activities.jobSteps.loadJob = async (jobId) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      await released;
+      inFlight -= 1;
+      return { state: 'ready', plan: plan({ jobId, quantity: 1 }) };
+    };
+    const taskQueue = uniqueTaskQueue('step-slots');
+    await withWorkers(env, taskQueue, stub.activities, async () => {
+      const runs = Array.from({ length: 14 }, (_, i) =>
+        env.client.workflow.execute(imageJob, {
+          taskQueue,
+          workflowId: `step-slots-${i}-${taskQueue}`,
+          args: [{ jobId: `job-${i}` }],
+        }),
+      );
+      for (let i = 0; i < 200 && inFlight < 10; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      // Given the time to start more, none does.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect({ inFlight, most }).toEqual({ inFlight: 10, most: 10 });
+      release();
+      expect(await Promise.all(runs)).toHaveLength(14);
+    });
   });
 
   test('progress is queryable mid-job, and cancelling keeps made images and finishes by the policy', async () => {

@@ -49,6 +49,8 @@ const QUANTITY = Number(process.env.DEMO_QUANTITY ?? 4);
 const PROMPT = process.env.DEMO_PROMPT ?? 'The same scene at another time of day, in another season';
 const SAMPLE_IMAGE = path.join(ROOT, 'assets', 'sample.png');
 const LOCAL_STORAGE_KEY = 'local-demo-storage';
+/** How long an image link the page hands out works: the browser follows it at once. */
+const SIGNED_URL_SECONDS = 300;
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
 interface Service {
@@ -79,10 +81,12 @@ async function main(options: { once: boolean; flood: boolean }): Promise<number>
     if (!env.SUPABASE_URL || !env.SUPABASE_SERVICE_ROLE_KEY) {
       const bucket = env.STORAGE_BUCKET ?? 'attachments';
       const root = path.join(DATA_DIR, 'storage');
+      // Private, as a Supabase bucket is by default: the page shows its images through signed URLs.
       const storage = await StorageStandIn.start({
         root,
         port: PORTS.storage,
         buckets: [bucket],
+        privateBuckets: [bucket],
         serviceKey: LOCAL_STORAGE_KEY,
       });
       localStorage = storage;
@@ -178,14 +182,12 @@ async function main(options: { once: boolean; flood: boolean }): Promise<number>
     };
     const workflowUrl = (jobId: string) =>
       uiUrl && `${uiUrl}/namespaces/${workerConfig.temporal.namespace}/workflows/${workflowIdForJob(jobId)}`;
-    const publicUrl = (objectPath: string) =>
-      `${workerConfig.storage.url}/storage/v1/object/public/${workerConfig.storage.bucket}/${objectPath}`;
     const page = await startPageServer({
       ports: PAGE_PORTS,
       pool,
       latestJobId: () => latestJobId,
       startJob,
-      publicUrl,
+      signedUrl: (objectPath) => storage.signedUrl(objectPath, SIGNED_URL_SECONDS),
       workflowUrl,
       logFile,
     });
@@ -207,7 +209,9 @@ async function main(options: { once: boolean; flood: boolean }): Promise<number>
     await printResults(
       pool,
       jobId,
-      (objectPath) => localStorage?.fileOf(workerConfig.storage.bucket, objectPath) ?? publicUrl(objectPath),
+      (objectPath) =>
+        localStorage?.fileOf(workerConfig.storage.bucket, objectPath) ??
+        `${objectPath} in the bucket ${workerConfig.storage.bucket}`,
     );
     say(`Workflow: ${workflowLink}`);
     if (options.once || stop.signal.aborted) return status === 'completed' ? 0 : 1;

@@ -6,7 +6,7 @@ import type { Pool } from 'pg';
 /**
  * The demo page's own small server: the page and the few reads the front end makes, so the browser never holds
  * the database URL or the service key. It reads the job row as the front end polls it and sends each attachment
- * to its public Storage URL.
+ * to a signed Storage URL it makes, valid a few minutes, so the images show from a private bucket too.
  */
 
 export interface PageServerOptions {
@@ -17,7 +17,8 @@ export interface PageServerOptions {
   latestJobId(): string | undefined;
   /** Creates a job as the front end does (rows, then a push onto Redis) and returns its id. */
   startJob(request: { quantity: unknown; prompt: unknown }): Promise<string>;
-  publicUrl(objectPath: string): string;
+  /** A short-lived URL of an object in the bucket, undefined when it is not there. */
+  signedUrl(objectPath: string): Promise<string | undefined>;
   workflowUrl(jobId: string): string | undefined;
   /** The demo's log file, whose tail the page shows. */
   logFile: string;
@@ -40,6 +41,9 @@ const LOG_TAIL_BYTES = 16_384;
 
 export async function startPageServer(options: PageServerOptions): Promise<PageServer> {
   const server = http.createServer((req, res) => {
+    const port = (server.address() as { port: number }).port;
+    const refusal = refusalOf(req, port);
+    if (refusal) return send(res, refusal);
     route(options, req).then(
       (answer) => send(res, answer),
       (error: Error) => send(res, { status: 500, json: { error: error.message } }),
@@ -68,6 +72,27 @@ interface Answer {
   body?: Buffer | string;
   type?: string;
   location?: string;
+}
+
+/**
+ * What the page server refuses before routing. It answers only by the names of this machine's loopback (a page of
+ * another site whose name a DNS rebinding points here sends its own name as Host), and creates a job, which spends
+ * real quota when `.env` holds a key, only for this page: a JSON body (another site's form or a `text/plain` fetch
+ * needs no preflight, a JSON one does) from this page's origin.
+ */
+function refusalOf(req: http.IncomingMessage, port: number): Answer | undefined {
+  const origins = [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
+  const host = req.headers.host ?? '';
+  if (!origins.some((origin) => origin === `http://${host}`)) {
+    return { status: 403, json: { error: `this server answers at localhost:${port} only, not at ${host}` } };
+  }
+  if (req.method !== 'POST') return undefined;
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') return { status: 415, json: { error: 'the body must be application/json' } };
+  if (!origins.includes(req.headers.origin ?? '')) {
+    return { status: 403, json: { error: 'a job is started only from this page' } };
+  }
+  return undefined;
 }
 
 async function route(options: PageServerOptions, req: http.IncomingMessage): Promise<Answer> {
@@ -102,9 +127,8 @@ async function route(options: PageServerOptions, req: http.IncomingMessage): Pro
       'SELECT attach_file_path FROM quel_attach WHERE attach_id = $1',
       [Number(attachment[1])],
     );
-    return rows[0]
-      ? { status: 302, location: options.publicUrl(rows[0].attach_file_path) }
-      : { status: 404, json: { error: `no attachment ${attachment[1]}` } };
+    const location = rows[0] && (await options.signedUrl(rows[0].attach_file_path));
+    return location ? { status: 302, location } : { status: 404, json: { error: `no attachment ${attachment[1]}` } };
   }
   return { status: 404, json: { error: 'not found' } };
 }

@@ -104,6 +104,8 @@ export class GeminiStandIn {
   private readonly queue: GeminiBehaviour[] = [];
   private chooser: BehaviourChooser | undefined;
   private urlFetchFaults: UrlFetchFaultChooser | undefined;
+  /** Each image's variation, by job and image key (see {@link variationNumber}). */
+  private readonly variationNumbers = new Map<string, Map<string, number>>();
 
   private imageSize: { width: number; height: number };
 
@@ -183,7 +185,7 @@ export class GeminiStandIn {
     }
     if (behaviour.kind === 'hang') return; // the socket is released when the client aborts or on stop()
     if (!(await waitUnlessClientGone(res, this.latencyMs))) return;
-    const answer = rejection ?? this.answerTo(behaviour, model, parsed);
+    const answer = rejection ?? this.answerTo(behaviour, model, parsed, record.imageKey);
     record.status = answer.status;
     if (answer.answerSha256) record.answerSha256 = answer.answerSha256;
     sendAnswer(res, answer);
@@ -211,10 +213,11 @@ export class GeminiStandIn {
     behaviour: Exclude<GeminiBehaviour, { kind: 'hang' }>,
     model: string,
     request: ParsedRequest | undefined,
+    imageKey: string | undefined,
   ): Answer {
     switch (behaviour.kind) {
       case 'image':
-        return this.imageAnswer(behaviour, model, request);
+        return this.imageAnswer(behaviour, model, request, imageKey);
       case 'server-error':
         return serverError(behaviour.status ?? 500);
       case 'rate-limited':
@@ -239,9 +242,11 @@ export class GeminiStandIn {
     behaviour: Extract<GeminiBehaviour, { kind: 'image' }>,
     model: string,
     request: ParsedRequest | undefined,
+    imageKey: string | undefined,
   ): Answer {
     const mimeType = behaviour.mimeType ?? 'image/png';
-    const image = this.options.answers === 'variations' ? this.variation(request) : this.encodedImage(mimeType);
+    const image =
+      this.options.answers === 'variations' ? this.variation(request, imageKey) : this.encodedImage(mimeType);
     if (!image) return badImage();
     const parts = [
       ...(behaviour.withText ? [{ text: 'Here is the edited image.' }] : []),
@@ -254,10 +259,24 @@ export class GeminiStandIn {
     };
   }
 
-  private variation(request: ParsedRequest | undefined): EncodedImage | undefined {
+  private variation(request: ParsedRequest | undefined, imageKey: string | undefined): EncodedImage | undefined {
     const source = request?.image;
-    const png = source && variationOf(source, request.imageMimeType ?? '', this.requests.length);
+    const png = source && variationOf(source, request.imageMimeType ?? '', this.variationNumber(imageKey));
     return png && { base64: [Buffer.from(png.toString('base64'), 'latin1')], sha256: sha256(png) };
+  }
+
+  /**
+   * Which variation an image gets: the job's images (the key's `{jobId}/` part) are numbered 0, 1, 2… as each is
+   * first asked for, and the number stays with the image, so a retried call answers the same picture and no two
+   * images of a job look alike, however their calls interleave. A call naming no image counts as an image of its own.
+   */
+  private variationNumber(imageKey: string | undefined): number {
+    if (!imageKey) return this.requests.length;
+    const jobId = imageKey.slice(0, Math.max(0, imageKey.lastIndexOf('/')));
+    const numbers = this.variationNumbers.get(jobId) ?? new Map<string, number>();
+    this.variationNumbers.set(jobId, numbers);
+    if (!numbers.has(imageKey)) numbers.set(imageKey, numbers.size);
+    return numbers.get(imageKey)!;
   }
 
   private encodedImage(mimeType: GeminiImageMime): EncodedImage {

@@ -28,6 +28,8 @@ export type { StoredObject } from './storage-wire';
 export interface StorageRequestRecord {
   at: number;
   method: string;
+  /** The path asked for, as it arrived (percent-encoded, without the query, whose token is a credential). */
+  pathname: string;
   route: StorageRouteName;
   bucket?: string;
   path?: string;
@@ -60,8 +62,13 @@ export interface StorageStandInOptions {
   /** When set, `apikey` and `authorization: Bearer …` must carry exactly this key. */
   serviceKey?: string;
   latencyMs?: number;
-  /** Existing buckets; default ['attachments']. Every bucket is public for `/object/public/…`. */
+  /** Existing buckets; default ['attachments']. Every bucket is public for `/object/public/…` unless made private. */
   buckets?: string[];
+  /**
+   * Buckets that are private, as Supabase's are by default: `/object/public/…` answers Bucket not found, and only a
+   * signed URL or the service key reads their objects.
+   */
+  privateBuckets?: string[];
   /** A fixed loopback port; default: any free one. */
   port?: number;
   /**
@@ -187,7 +194,7 @@ export class StorageStandIn {
     const body = await readBody(req);
     const requestUrl = new URL(req.url ?? '/', this.url);
     const route = parseRoute(method, requestUrl.pathname);
-    const record: StorageRequestRecord = { at, method, route: route.name, status: 0 };
+    const record: StorageRequestRecord = { at, method, pathname: requestUrl.pathname, route: route.name, status: 0 };
     if (route.bucket !== undefined) record.bucket = route.bucket;
     if (route.path !== undefined) record.path = route.path;
     const clientStayed = await waitUnlessClientGone(res, this.latencyMs);
@@ -230,8 +237,9 @@ export class StorageStandIn {
       case 'update':
         return this.upload(route.name, bucket, path, req, body, record);
       case 'download':
-      case 'public-download':
         return this.download(bucket, path);
+      case 'public-download':
+        return this.options.privateBuckets?.includes(bucket) ? noSuchBucket() : this.download(bucket, path);
       case 'signed-download':
         return this.signedDownload(bucket, path, requestUrl.searchParams.get('token'));
       case 'info':

@@ -5,6 +5,7 @@ import { createImageGeneration, type ImageGeneration } from './image-generation'
 import { createJobSteps, type JobSteps } from './job-steps';
 import { scrubSecrets } from '../process/secret';
 import { createSourceCache } from './source-cache';
+import { DEFAULT_MAX_SOURCE_IMAGE_BYTES } from './source-size';
 import type { ImageStore } from './storage';
 
 export interface ActivityDependencies {
@@ -15,6 +16,12 @@ export interface ActivityDependencies {
   sourceMode: SourceMode;
   /** Gemini's per-call timeout (GEMINI_TIMEOUT_MS), which a signed source URL must outlast. */
   geminiTimeoutMs: number;
+  /** MAX_SOURCE_IMAGE_BYTES; default 20 MiB. */
+  maxSourceBytes?: number;
+  /** SOURCE_PATH_PREFIX; default: anywhere in the bucket. */
+  sourcePathPrefix?: string;
+  /** JOB_DEADLINE_SECONDS; default an hour. */
+  deadlineSeconds?: number;
   maxImagesPerJob: number;
   imageConcurrency: number;
   /** FAIRNESS_WEIGHTS; default: every user has the same share. */
@@ -33,10 +40,20 @@ export interface Activities {
 
 /** The worker's activities over their dependencies; one source cache joins a job's loading to its Gemini calls. */
 export function createActivities(deps: ActivityDependencies): Activities {
-  const sources = createSourceCache(deps.storage);
+  const maxSourceBytes = deps.maxSourceBytes ?? DEFAULT_MAX_SOURCE_IMAGE_BYTES;
+  const sources = createSourceCache(deps.storage, maxSourceBytes);
   const secrets = deps.secrets ?? [];
   return {
-    jobSteps: guardErrors(createJobSteps({ ...deps, fairnessWeights: deps.fairnessWeights ?? {}, sources }), secrets),
+    jobSteps: guardErrors(
+      createJobSteps({
+        ...deps,
+        maxSourceBytes,
+        deadlineSeconds: deps.deadlineSeconds ?? 3600,
+        fairnessWeights: deps.fairnessWeights ?? {},
+        sources,
+      }),
+      secrets,
+    ),
     imageGeneration: guardErrors(createImageGeneration({ ...deps, sources }), secrets),
   };
 }

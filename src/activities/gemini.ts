@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/genai';
 import { FailureType } from '../contract';
 import { sniffImageType } from './image-type';
-import { sdkFetch } from './sdk-fetch';
+import { createSdkFetch, isOverSizeLimit, redirectMessage } from './sdk-fetch';
 
 /** The one module that knows Gemini. */
 
@@ -13,7 +13,16 @@ export interface GeminiSettings {
   /** The REST version the calls go to (`/{apiVersion}/models/…`): the one serving the image model's features. */
   apiVersion: string;
   timeoutMs: number;
+  /** An answer larger than this is refused as it is read; default {@link MAX_ANSWER_BYTES}. */
+  maxAnswerBytes?: number;
 }
+
+/**
+ * The largest answer read: room for the largest image Gemini's image models make (4096 px a side; a PNG of a photo
+ * that size is 20-35 MB, a third more as base64), where a 1024 px answer is 1-2 MB. A larger one, from a broken
+ * endpoint or a proxy, would take 8 slots' worth of memory at once: it is refused instead.
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 /** Where the source image comes from: inline base64 in the request, or a URL Gemini fetches itself. */
 export type SourceMode = 'url' | 'inline';
@@ -68,7 +77,7 @@ export function createGeminiClient(settings: GeminiSettings): GoogleGenAI {
     httpOptions: {
       apiVersion: settings.apiVersion,
       timeout: settings.timeoutMs,
-      fetch: sdkFetch,
+      fetch: createSdkFetch({ maxResponseBytes: settings.maxAnswerBytes ?? MAX_ANSWER_BYTES }),
       ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
     },
   });
@@ -76,8 +85,9 @@ export function createGeminiClient(settings: GeminiSettings): GoogleGenAI {
 
 export function createImageGenerator(
   client: GoogleGenAI,
-  settings: Pick<GeminiSettings, 'model' | 'timeoutMs'>,
+  settings: Pick<GeminiSettings, 'model' | 'timeoutMs' | 'maxAnswerBytes'>,
 ): ImageGenerator {
+  const maxAnswerBytes = settings.maxAnswerBytes ?? MAX_ANSWER_BYTES;
   return {
     async generateVariation(prompt: string, source: SourceImage, call: VariationCall): Promise<GeneratedImage> {
       const { signal } = call;
@@ -106,6 +116,8 @@ export function createImageGenerator(
       } catch (error) {
         // Aborted by the activity's own cancellation: hand Temporal its reason, not a Gemini error.
         if (signal?.aborted) throw signal.reason;
+        const refusal = refusedAnswer(error, maxAnswerBytes);
+        if (refusal) throw refusal;
         throw 'url' in source
           ? classifyUrlCallError(error, source.url, settings.timeoutMs)
           : classifyCallError(error, settings.timeoutMs);
@@ -113,6 +125,23 @@ export function createImageGenerator(
       return takeImage(response);
     },
   };
+}
+
+/**
+ * What the worker itself refused, which repeats on every try: an answer above the size limit (paid for, but not
+ * read), or a redirect to another origin, which would carry the key there.
+ */
+function refusedAnswer(error: unknown, maxAnswerBytes: number): ApplicationFailure | undefined {
+  if (isOverSizeLimit(error)) {
+    return ApplicationFailure.nonRetryable(
+      `Gemini's answer is larger than ${maxAnswerBytes} bytes: not read`,
+      FailureType.geminiNoImage,
+    );
+  }
+  const redirect = redirectMessage(error);
+  if (redirect)
+    return ApplicationFailure.nonRetryable(`Gemini's answer was a redirect: ${redirect}`, FailureType.geminiRejected);
+  return undefined;
 }
 
 async function takeImage(response: GenerateContentResponse): Promise<GeneratedImage> {

@@ -13,6 +13,13 @@ import type { SourceCache } from './source-cache';
 import type { ImageStore } from './storage';
 import type { ImageTarget, JobPlan, StoredImage } from './types';
 
+/** What every log line of an image names: its job, and its number there. */
+interface LogFields {
+  jobId: string;
+  image: number | undefined;
+  images: number | undefined;
+}
+
 /** 429s waited out within one attempt before it fails (and Temporal retries after the server's delay). */
 const RATE_LIMIT_WAITS_PER_ATTEMPT = 3;
 /** A longer wait than this is left to Temporal's retry, so the attempt does not hold a slot for it. */
@@ -56,30 +63,34 @@ export function createImageGeneration(deps: ImageGenerationDependencies) {
       prompt: string;
       source: JobPlan['source'];
       target: ImageTarget;
+      /** The image's number in its job, and the job's count of images: for the log (absent in older runs). */
+      image?: number;
+      images?: number;
     }): Promise<StoredImage> {
       const { target } = request;
+      const about = { jobId: request.jobId, image: request.image, images: request.images };
       const found = await storage.findByStem(target.folder, target.stem);
       if (found) {
-        log.info('image already stored', { jobId: request.jobId, path: found.path });
+        log.info('image already stored', { ...about, path: found.path });
         return { ...found, fileName: found.path.slice(target.folder.length + 1) };
       }
       const key = `${target.folder}/${target.stem}`;
-      const image = unstored.get(key) ?? (await generate({ ...request, imageKey: `${request.jobId}/${target.stem}` }));
+      const image =
+        unstored.get(key) ?? (await generate({ ...request, imageKey: `${request.jobId}/${target.stem}` }, about));
       unstored.set(key, image);
       const fileName = `${target.stem}.${image.extension}`;
       const path = `${target.folder}/${fileName}`;
       await storage.upload(path, image.bytes, image.mimeType);
       unstored.delete(key);
-      log.info('image stored', { jobId: request.jobId, path, bytes: image.bytes.length });
+      log.info('image stored', { ...about, path, bytes: image.bytes.length });
       return { path, fileName, mimeType: image.mimeType, size: image.bytes.length };
     },
   };
 
-  async function generate(request: {
-    prompt: string;
-    source: JobPlan['source'];
-    imageKey: string;
-  }): Promise<GeneratedImage> {
+  async function generate(
+    request: { prompt: string; source: JobPlan['source']; imageKey: string },
+    about: LogFields,
+  ): Promise<GeneratedImage> {
     const context = Context.current();
     const call = (source: SourceImage) =>
       timedCall(() =>
@@ -88,12 +99,16 @@ export function createImageGeneration(deps: ImageGenerationDependencies) {
           signal: context.cancellationSignal,
         }),
       );
+    // Fetched once per attempt, by the first call that sends the source inline, and reused by any later one (after
+    // a rate-limit wait) even if the cache let it go meanwhile.
+    let inline: Promise<SourceImage> | undefined;
+    const inlined = () => (inline ??= inlineSource(request.source));
     // Heartbeats carry cancellation to this attempt and tell Temporal a slow Gemini call is still alive.
     const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
     try {
       for (let waits = 0; ; waits++) {
         try {
-          if (deps.sourceMode === 'inline') return await call(await inlineSource(request.source));
+          if (deps.sourceMode === 'inline') return await call(await inlined());
           // Signed for this call alone, so a retry (or a call after a rate-limit wait) never holds a stale URL.
           const url = await storage.signedUrl(request.source.path, signedUrlSeconds);
           if (!url) throw vanished(request.source.path);
@@ -103,16 +118,17 @@ export function createImageGeneration(deps: ImageGenerationDependencies) {
             if (!isSourceUrlUnusable(error)) throw error;
             // Refused before the model ran, so unpaid: the same attempt sends the bytes instead.
             log.warn('Gemini could not use the source by its URL: sending it inline', {
+              ...about,
               imageKey: request.imageKey,
               reason: (error as Error).message,
             });
-            return await call(await inlineSource(request.source));
+            return await call(await inlined());
           }
         } catch (error) {
           // A 429 says when to come back: waiting here, up to a few times, spares the retry attempts for failures.
           const delay = rateLimitDelay(error);
           if (delay === undefined || waits >= RATE_LIMIT_WAITS_PER_ATTEMPT) throw error;
-          log.info('Gemini rate limit: waiting as asked', { delayMs: delay, waits: waits + 1 });
+          log.info('Gemini rate limit: waiting as asked', { ...about, delayMs: delay, waits: waits + 1 });
           await context.sleep(delay);
         }
       }

@@ -6,21 +6,25 @@ import type { SourceMode } from './gemini';
 import { sniffImageType, SUPPORTED_IMAGE_TYPES } from './image-type';
 import { checkJobInput } from './job-input';
 import { jobPriority } from './job-priority';
+import { objectKeyProblem, quotedKey } from './object-key';
 import type { SourceCache } from './source-cache';
 import type { ImageStore } from './storage';
 import type { JobPlan, LoadedJob, StoredImage } from './types';
-
-/**
- * Gemini takes at most 100 MB of inline data per request (since January 2026; 20 MB before), and base64 makes the
- * source 4/3 larger. It bounds the url mode too, whose fallback sends the source inline.
- */
-export const MAX_SOURCE_IMAGE_BYTES = Math.floor(((100 * 1024 * 1024 - 64 * 1024) * 3) / 4);
 
 export interface JobStepDependencies {
   db: JobStore;
   storage: ImageStore;
   sources: SourceCache;
   sourceMode: SourceMode;
+  /** MAX_SOURCE_IMAGE_BYTES: a larger source fails its job before it is read whole. */
+  maxSourceBytes: number;
+  /**
+   * SOURCE_PATH_PREFIX: where a job's source must lie, `{userId}` standing for the job's user (the front end's
+   * `merged-images/user-{userId}/`); unset, anywhere in the bucket.
+   */
+  sourcePathPrefix?: string;
+  /** JOB_DEADLINE_SECONDS, carried by each plan. */
+  deadlineSeconds: number;
   maxImagesPerJob: number;
   imageConcurrency: number;
   /** FAIRNESS_WEIGHTS: a weight per user id; anyone else has 1. */
@@ -51,13 +55,14 @@ export function createJobSteps(deps: JobStepDependencies) {
       }
       const attachment = await db.findAttachment(sourceAttachId);
       if (!attachment?.filePath) throw invalid(`source image attachment ${sourceAttachId} does not exist`);
-      const bytes = await storage.download(attachment.filePath);
-      if (!bytes) throw invalid(`source image ${attachment.filePath} is missing from storage`);
-      if (bytes.length > MAX_SOURCE_IMAGE_BYTES) {
-        throw invalid(
-          `source image is ${bytes.length} bytes, above Gemini's inline limit of ${MAX_SOURCE_IMAGE_BYTES}`,
-        );
+      const unsafe = sourcePathProblem(attachment.filePath, userId, deps.sourcePathPrefix);
+      if (unsafe) throw invalid(`source image attachment ${sourceAttachId} has the path ${unsafe}`);
+      const download = await storage.download(attachment.filePath, deps.maxSourceBytes);
+      if (download.state === 'missing') throw invalid(`source image ${attachment.filePath} is missing from storage`);
+      if (download.state === 'too-large') {
+        throw invalid(`source image is larger than the limit of ${deps.maxSourceBytes} bytes (MAX_SOURCE_IMAGE_BYTES)`);
       }
+      const { bytes } = download;
       const type = await sniffImageType(bytes);
       if (!type.supported) throw invalid(`source image is not a ${SUPPORTED_IMAGE_TYPES} image (${type.seen})`);
 
@@ -74,6 +79,7 @@ export function createJobSteps(deps: JobStepDependencies) {
         outputFolder: `generated-images/user-${userId}`,
         imageConcurrency: deps.imageConcurrency,
         priority: jobPriority(userId, deps.fairnessWeights),
+        deadlineSeconds: deps.deadlineSeconds,
       };
       log.info('job loaded', { jobId, quantity, sourceMimeType: type.mimeType, sourceBytes: bytes.length });
       return { state: 'ready', plan };
@@ -102,7 +108,12 @@ export function createJobSteps(deps: JobStepDependencies) {
     /** Phase 4. */
     async finishJob(finish: JobFinish): Promise<void> {
       await db.finishJob(finish);
-      log.info('job finished', { jobId: finish.jobId, status: finish.status, images: finish.attachIds.length });
+      log.info('job finished', {
+        jobId: finish.jobId,
+        status: finish.status,
+        completedImages: finish.attachIds.length,
+        failedImages: finish.failedImages,
+      });
     },
 
     /** For the safety-net sweep. */
@@ -115,6 +126,20 @@ export function createJobSteps(deps: JobStepDependencies) {
       await db.markJobFailed(jobId);
     },
   };
+}
+
+/**
+ * What is wrong with a source's path, quoted, or undefined when it is a plain key inside the bucket, and under the
+ * job's user's folder where one is required.
+ */
+function sourcePathProblem(path: string, userId: string, prefix: string | undefined): string | undefined {
+  const problem = objectKeyProblem(path);
+  if (problem) return `${quotedKey(path)}, which ${problem}: not a plain key inside the bucket`;
+  const folder = prefix?.replaceAll('{userId}', userId);
+  if (folder && !path.startsWith(folder)) {
+    return `${quotedKey(path)}, outside the job's user's folder ${folder} (SOURCE_PATH_PREFIX)`;
+  }
+  return undefined;
 }
 
 /** The activities of the main task queue. */

@@ -1,7 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { createClient, StorageApiError, type SupabaseClient } from '@supabase/supabase-js';
 import { FailureType } from '../contract';
-import { sdkFetch } from './sdk-fetch';
+import { objectKeyProblem, quotedKey } from './object-key';
+import { isCrossOriginRedirect, sdkFetch } from './sdk-fetch';
 
 /** The one module that knows Supabase Storage. */
 
@@ -18,10 +19,16 @@ export interface StoredObject {
   mimeType: string;
 }
 
-/** The bucket's objects, as the worker uses them. */
+/** An object read whole, or why not. */
+export type Download = { state: 'found'; bytes: Buffer } | { state: 'missing' } | { state: 'too-large' };
+
+/**
+ * The bucket's objects, as the worker uses them. Every path and folder must be a plain key inside the bucket
+ * (object-key.ts): any other is refused before a request is made.
+ */
 export interface ImageStore {
-  /** The object's bytes, or undefined when there is no such object. */
-  download(path: string): Promise<Buffer | undefined>;
+  /** The object's bytes, read while they stay within `maxBytes`. */
+  download(path: string, maxBytes: number): Promise<Download>;
   /** Upserts, so a retried upload of the same path replaces rather than duplicates. */
   upload(path: string, bytes: Buffer, mimeType: string): Promise<void>;
   /** The object `folder/stem.<any extension>`, if one is stored. */
@@ -44,22 +51,37 @@ export function createStorageClient(settings: StorageSettings): StorageClient {
 }
 
 export function createImageStore(client: StorageClient, bucket: string): ImageStore {
-  const objects = () => client.from(bucket);
+  const objects = (operation: string, path: string) => {
+    const problem = objectKeyProblem(path);
+    if (problem) {
+      throw ApplicationFailure.nonRetryable(
+        `storage ${operation} of ${quotedKey(path)} refused: the path ${problem}, so it is not a plain key inside the bucket`,
+        FailureType.storageRejected,
+      );
+    }
+    return client.from(bucket);
+  };
 
   return {
-    /** The object's bytes, or undefined when there is no such object. */
-    async download(path: string): Promise<Buffer | undefined> {
-      const { data, error } = await objects().download(path);
+    /**
+     * Streamed, and given up on once it passes `maxBytes`: an object larger than any source the worker accepts
+     * never sits in memory whole, even one replaced by a larger one after its size was checked.
+     */
+    async download(path: string, maxBytes: number): Promise<Download> {
+      const { data, error } = await objects('download', path).download(path).asStream();
       if (error) {
-        if (isNotFound(error)) return undefined;
+        if (isNotFound(error)) return { state: 'missing' };
         throw storageFailure('download', path, error);
       }
-      return Buffer.from(await data.arrayBuffer());
+      const bytes = await readAtMost(data as AsyncIterable<Uint8Array>, maxBytes).catch((error: unknown) => {
+        throw storageFailure('download', path, error as Error);
+      });
+      return bytes ? { state: 'found', bytes } : { state: 'too-large' };
     },
 
     /** Upserts, so a retried upload of the same path replaces rather than duplicates. */
     async upload(path: string, bytes: Buffer, mimeType: string): Promise<void> {
-      const { error } = await objects().upload(path, bytes, {
+      const { error } = await objects('upload', path).upload(path, bytes, {
         contentType: mimeType,
         cacheControl: '3600',
         upsert: true,
@@ -72,7 +94,7 @@ export function createImageStore(client: StorageClient, bucket: string): ImageSt
      * so a retry looks the stem up to learn whether an earlier attempt already stored it.
      */
     async findByStem(folder: string, stem: string): Promise<StoredObject | undefined> {
-      const { data, error } = await objects().list(folder, { search: stem, limit: 100 });
+      const { data, error } = await objects('list', folder).list(folder, { search: stem, limit: 100 });
       if (error) {
         if (isNotFound(error)) return undefined;
         throw storageFailure('list', folder, error);
@@ -88,7 +110,7 @@ export function createImageStore(client: StorageClient, bucket: string): ImageSt
 
     /** The URL carries its own credential (a token): it is handed to Gemini only, never logged or returned. */
     async signedUrl(path: string, expiresInSeconds: number): Promise<string | undefined> {
-      const { data, error } = await objects().createSignedUrl(path, expiresInSeconds);
+      const { data, error } = await objects('signing', path).createSignedUrl(path, expiresInSeconds);
       if (error) {
         if (isNotFound(error)) return undefined;
         throw storageFailure('signing', path, error);
@@ -96,6 +118,21 @@ export function createImageStore(client: StorageClient, bucket: string): ImageSt
       return data.signedUrl;
     },
   };
+}
+
+/**
+ * The stream's bytes, or undefined once they pass `maxBytes`: leaving the loop early ends the stream (its iterator
+ * destroys a Node stream, cancels a web one), so the rest is never read.
+ */
+async function readAtMost(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<Buffer | undefined> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    length += chunk.length;
+    if (length > maxBytes) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, length);
 }
 
 function isNotFound(error: Error): boolean {
@@ -108,7 +145,8 @@ function isNotFound(error: Error): boolean {
  */
 function storageFailure(operation: string, path: string, error: Error): ApplicationFailure {
   const code = error instanceof StorageApiError ? Number(error.statusCode) || error.status : undefined;
-  const transient = code === undefined || code >= 500 || code === 429 || code === 408;
+  const transient =
+    !isCrossOriginRedirect(error) && (code === undefined || code >= 500 || code === 429 || code === 408);
   const message = `storage ${operation} of ${path} failed${code ? ` (${code})` : ''}: ${error.message}`;
   return transient
     ? ApplicationFailure.retryable(message, FailureType.storageUnavailable)

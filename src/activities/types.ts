@@ -23,6 +23,11 @@ export interface JobPlan {
   imageConcurrency: number;
   /** The user's fair share of the Gemini queue (job-priority.ts). Absent in runs loaded before fairness. */
   priority?: Priority;
+  /**
+   * Seconds from the run's start after which its images stop and the job is finished with what it has
+   * (JOB_DEADLINE_SECONDS). Absent in runs loaded before the deadline.
+   */
+  deadlineSeconds?: number;
 }
 
 export type LoadedJob = { state: 'ready'; plan: JobPlan } | { state: 'completed'; jobId: string };

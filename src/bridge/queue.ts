@@ -28,6 +28,12 @@ export interface DeadLetter {
   bridgeId: string;
 }
 
+/**
+ * Dead letters kept, the newest first: enough to see what a misbehaving producer sends (a day of one bad push a
+ * minute), while a producer sending nothing but garbage cannot grow the list without end.
+ */
+export const DEAD_LETTER_LIMIT = 1000;
+
 export type JobQueue = ReturnType<typeof createJobQueue>;
 
 export function queueKeys(settings: Pick<QueueSettings, 'key' | 'bridgeId'>) {
@@ -85,7 +91,12 @@ export function createJobQueue(settings: QueueSettings) {
     async deadLetter(element: string, reason: string): Promise<void> {
       const letter: DeadLetter = { element, reason, at: new Date().toISOString(), bridgeId: settings.bridgeId };
       await untilClosed(
-        commands.multi().lpush(keys.deadLetters, JSON.stringify(letter)).lrem(keys.processing, 1, element).exec(),
+        commands
+          .multi()
+          .lpush(keys.deadLetters, JSON.stringify(letter))
+          .ltrim(keys.deadLetters, 0, DEAD_LETTER_LIMIT - 1)
+          .lrem(keys.processing, 1, element)
+          .exec(),
       );
     },
 

@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { objectKeyProblem } from '../activities/object-key';
+import { DEFAULT_MAX_SOURCE_IMAGE_BYTES, GEMINI_INLINE_SOURCE_LIMIT } from '../activities/source-size';
 import { DEFAULT_TASK_QUEUE, USER_ID_PATTERN } from '../contract';
 import { ConfigError } from './errors';
 import { Secret } from './secret';
@@ -80,6 +82,11 @@ const fairnessWeights = z.string().transform((text, ctx) => {
   }
   return weights;
 });
+/** A folder prefix inside the bucket, `{userId}` standing for the job's user: a plain key once filled in. */
+const sourcePathPrefix = required.refine(
+  (prefix) => !objectKeyProblem(`${prefix.replaceAll('{userId}', 'u')}x`),
+  'must be a folder inside the bucket, such as merged-images/user-{userId}/ (no leading /, no . or .. segment, none of ? # % \\)',
+);
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 
 // Where Temporal is and how to connect (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
@@ -91,7 +98,9 @@ const temporalEnv = {
 // OpenTelemetry's own variable: the collector that receives traces over OTLP/HTTP; unset, tracing is off.
 const tracingEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional() };
 
-const workerEnv = z.object({
+// The worker's variables, and the bridge's below: exported so that test/configuration-doc.test.ts holds
+// docs/configuration.md to them.
+export const workerEnv = z.object({
   ...temporalEnv,
   ...tracingEnv,
   DATABASE_URL: postgresUrl,
@@ -118,6 +127,15 @@ const workerEnv = z.object({
   FAIRNESS_WEIGHTS: fairnessWeights.default({}),
   MAX_IMAGES_PER_JOB: positiveInt(10),
   IMAGE_CONCURRENCY_PER_JOB: positiveInt(4),
+  // A larger source fails its job before it is read whole (activities/source-size.ts says why 20 MiB).
+  MAX_SOURCE_IMAGE_BYTES: positiveInt(DEFAULT_MAX_SOURCE_IMAGE_BYTES).pipe(
+    z.number().max(GEMINI_INLINE_SOURCE_LIMIT, `must be at most ${GEMINI_INLINE_SOURCE_LIMIT} (Gemini's inline limit)`),
+  ),
+  // Where a job's source must lie; unset, anywhere in the bucket.
+  SOURCE_PATH_PREFIX: sourcePathPrefix.optional(),
+  // From a run's start, when its images stop and the job is finished with what it has. At most 20 hours, inside the
+  // run's 24-hour backstop (JOB_RUN_TIMEOUT), with room for the finishing step.
+  JOB_DEADLINE_SECONDS: positiveInt(3600).pipe(z.number().max(72_000, 'must be at most 72000 (20 hours)')),
   LOG_LEVEL: logLevel,
   // A bundle prebuilt by `npm run build`; without it the worker bundles the workflows at start.
   WORKFLOW_BUNDLE_PATH: z.string().trim().min(1).optional(),
@@ -129,7 +147,7 @@ const workerEnv = z.object({
     .optional(),
 });
 
-const bridgeEnv = z
+export const bridgeEnv = z
   .object({
     ...temporalEnv,
     ...tracingEnv,
@@ -196,7 +214,13 @@ export function loadWorkerConfig(env: Env = process.env) {
       requestsPerMinutePerUser: e.GEMINI_REQUESTS_PER_MINUTE_PER_USER,
     },
     fairness: { weights: e.FAIRNESS_WEIGHTS },
-    pipeline: { maxImagesPerJob: e.MAX_IMAGES_PER_JOB, imageConcurrency: e.IMAGE_CONCURRENCY_PER_JOB },
+    pipeline: {
+      maxImagesPerJob: e.MAX_IMAGES_PER_JOB,
+      imageConcurrency: e.IMAGE_CONCURRENCY_PER_JOB,
+      maxSourceBytes: e.MAX_SOURCE_IMAGE_BYTES,
+      sourcePathPrefix: e.SOURCE_PATH_PREFIX,
+      deadlineSeconds: e.JOB_DEADLINE_SECONDS,
+    },
     metricsBindAddress: e.METRICS_BIND_ADDRESS,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },

@@ -1,11 +1,15 @@
 import pino from 'pino';
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
+import { sentenceOf } from './log-sentence';
+import { withoutUrlSecrets } from './secret';
 
 export type Logger = pino.Logger;
 
 /**
  * One JSON line per event, or a human line when no destination is given and stdout is a terminal. Anything under
- * a credential-shaped key is censored, whatever logged it.
+ * a credential-shaped key is censored, whatever logged it. An error, under `err` or under `error` (as Temporal's SDK
+ * logs a failed activity or workflow), is written with its message and stack, every URL in them cut to its path: a
+ * failed fetch's message quotes its URL whole, query and all.
  */
 export function createLogger(
   level: string,
@@ -17,6 +21,7 @@ export function createLogger(
       name,
       level,
       base: { pid: process.pid },
+      serializers: { err: errorLine, error: errorLine },
       redact: {
         paths: [
           'apiKey',
@@ -35,7 +40,21 @@ export function createLogger(
   );
 }
 
-/** Human lines (time, level, name, message, then the fields) to a file descriptor or a file. */
+/** An `err` or `error` field, with every URL cut to its path: an Error serialised, or a message logged as text. */
+function errorLine(error: unknown): unknown {
+  if (typeof error === 'string') return withoutUrlSecrets(error);
+  // Not `instanceof Error`: an error of Node's own modules may come from another realm (as under Jest).
+  if (typeof (error as { message?: unknown } | null)?.message !== 'string') return error;
+  const serialized = pino.stdSerializers.err(error as Error);
+  serialized.message = withoutUrlSecrets(serialized.message ?? '');
+  if (serialized.stack) serialized.stack = withoutUrlSecrets(serialized.stack);
+  return serialized;
+}
+
+/**
+ * Human lines to a file descriptor or a file: the time, the level, the part of the process (worker, bridge) and what
+ * happened in words (log-sentence.ts), one line per event; the other fields are left to the JSON lines.
+ */
 export function humanLines(destination: number | string, colorize = false): pino.DestinationStream {
   // Loaded only here: a process that logs JSON lines, as deployed, does not hold it (2 MB).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -43,10 +62,12 @@ export function humanLines(destination: number | string, colorize = false): pino
   return pretty({
     destination,
     colorize,
-    singleLine: true,
     mkdir: true,
     sync: typeof destination === 'number',
     ignore: 'pid,hostname',
+    hideObject: true,
+    messageFormat: (line) => sentenceOf(line),
+    customPrettifiers: { name: (name, _key, line) => String((line as { component?: string }).component ?? name) },
   });
 }
 

@@ -24,6 +24,12 @@ export class Secret<T = string> {
 /** Whatever stands between a URL's `scheme://` and its first `@`: the user name and password, wherever one is. */
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s@]*@/gi;
 
+/**
+ * A URL's query and fragment: where a signed URL carries its token, and some APIs take a key. It ends where the URL
+ * does, at a space or a quote; punctuation just before one (`…?token=x: 500`) is the text's, not the URL's.
+ */
+const URL_QUERY = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#"'<>]*)[?#][^\s"'<>]*?(?=[.,:;!)\]]*(?:[\s"'<>]|$))/gi;
+
 /** Shorter values would match all over a text (a one-letter key in a test's setup), and hide nothing. */
 const MIN_SCRUBBED_LENGTH = 4;
 
@@ -34,6 +40,11 @@ export function scrubText(text: string, secrets: readonly string[]): string {
     text,
   );
   return scrubbed.replace(URL_CREDENTIALS, '$1[redacted]@');
+}
+
+/** `text` with every URL in it cut to its scheme, host and path: no user name, password, query or fragment. */
+export function withoutUrlSecrets(text: string): string {
+  return text.replace(URL_CREDENTIALS, '$1[redacted]@').replace(URL_QUERY, '$1');
 }
 
 /**

@@ -12,10 +12,13 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { OpenTelemetryPlugin, OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { jobIdOfWorkflowId } from '../contract';
+import { withoutUrlSecrets } from './secret';
 import { JOB_ID_ATTRIBUTE, type Tracing } from './tracing';
 
 /** Where a workflow or activity span names its workflow, whose id holds the job's. */
 const WORKFLOW_ID_ATTRIBUTES = ['temporalWorkflowId', 'workflowId'];
+/** Attributes holding a request's path with its query: no scheme, so not a URL to find in a text. */
+const TARGET_ATTRIBUTES = new Set(['http.target']);
 
 /** The OpenTelemetry Node SDK for this process, exporting to `otlpEndpoint` (see start-tracing.ts). */
 export function startTracingSdk(otlpEndpoint: string, serviceName: string): Tracing {
@@ -48,8 +51,9 @@ export function startTracingSdk(otlpEndpoint: string, serviceName: string): Trac
 
 /**
  * Puts the job's id on every span: from the span's own workflow id (workflow and activity spans), or from its
- * parent in this process (the HTTP calls inside an activity, the start inside the bridge's span); and takes the
- * query off every URL.
+ * parent in this process (the HTTP calls inside an activity, the start inside the bridge's span). Takes the query
+ * off every URL, in the attributes and in any text the span carries (its status, an exception's message and stack):
+ * a signed URL's token or a key may sit there, and a failed fetch's message quotes its URL whole.
  */
 class JobSpanProcessor implements SpanProcessor {
   constructor(private readonly next: SpanProcessor) {}
@@ -62,16 +66,20 @@ class JobSpanProcessor implements SpanProcessor {
   }
 
   onEnd(span: ReadableSpan): void {
-    const attributes: Attributes = { ...span.attributes };
+    const attributes = scrubbed(span.attributes);
     const jobId = jobIdOf(attributes);
     if (jobId) attributes[JOB_ID_ATTRIBUTE] = jobId;
-    for (const key of ['url.full', 'http.url']) {
-      const value = attributes[key];
-      if (typeof value === 'string') attributes[key] = value.replace(/[?#].*$/, '');
-    }
     if (attributes['url.query']) attributes['url.query'] = '[removed]';
-    // The span as it ended, with these attributes instead of its own.
-    this.next.onEnd(Object.create(span, { attributes: { value: attributes } }) as ReadableSpan);
+    const { message } = span.status;
+    // The span as it ended, with these instead of its own.
+    const ended = Object.create(span, {
+      attributes: { value: attributes },
+      status: { value: message === undefined ? span.status : { ...span.status, message: withoutUrlSecrets(message) } },
+      events: {
+        value: span.events.map((event) => ({ ...event, attributes: event.attributes && scrubbed(event.attributes) })),
+      },
+    }) as ReadableSpan;
+    this.next.onEnd(ended);
   }
 
   forceFlush(): Promise<void> {
@@ -81,6 +89,15 @@ class JobSpanProcessor implements SpanProcessor {
   shutdown(): Promise<void> {
     return this.next.shutdown();
   }
+}
+
+/** A copy of `attributes` in which no URL (whole, or in a text) has a query, credentials or fragment. */
+function scrubbed(attributes: Attributes): Attributes {
+  const scrub = (key: string, text: string) =>
+    TARGET_ATTRIBUTES.has(key) ? text.replace(/[?#].*$/, '') : withoutUrlSecrets(text);
+  return Object.fromEntries(
+    Object.entries(attributes).map(([key, value]) => [key, typeof value === 'string' ? scrub(key, value) : value]),
+  );
 }
 
 function jobIdOf(attributes: Attributes): string | undefined {

@@ -18,6 +18,9 @@ export function createWorkerActivities(config: WorkerConfig, pool: Pool): Activi
     geminiTimeoutMs: config.gemini.timeoutMs,
     maxImagesPerJob: config.pipeline.maxImagesPerJob,
     imageConcurrency: config.pipeline.imageConcurrency,
+    maxSourceBytes: config.pipeline.maxSourceBytes,
+    sourcePathPrefix: config.pipeline.sourcePathPrefix,
+    deadlineSeconds: config.pipeline.deadlineSeconds,
     fairnessWeights: config.fairness.weights,
     secrets: secretsOf(config).map((secret) => secret.reveal()),
   });

@@ -16,6 +16,11 @@ export interface WorkerOptions {
   activities: Activities;
   /** Gemini calls this worker makes at once; the fleet's share of the quota. */
   maxConcurrentGeminiCalls: number;
+  /**
+   * The job's database and storage steps (local activities) this worker runs at once; default 10. Each holds a
+   * database connection and loading holds a source, so more would wait for the pool and hold more sources.
+   */
+  maxConcurrentJobSteps?: number;
   /** Gemini calls per minute for the whole fleet: a server-side limit on the Gemini task queue. */
   geminiRequestsPerMinute?: number;
   /** A prebuilt bundle (tests, images); otherwise the workflows are bundled from source at start. */
@@ -41,6 +46,8 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
       namespace,
       taskQueue,
       activities: activities.jobSteps,
+      // The SDK's default is 100 at once.
+      maxConcurrentLocalActivityExecutions: options.maxConcurrentJobSteps ?? 10,
       shutdownGraceTime,
       plugins,
       ...workflows,
@@ -123,6 +130,7 @@ export async function runWorker(
       taskQueue: config.temporal.taskQueue,
       activities,
       maxConcurrentGeminiCalls: config.gemini.maxConcurrentCalls,
+      maxConcurrentJobSteps: config.database.poolMax,
       geminiRequestsPerMinute: config.gemini.requestsPerMinute,
       // A prebuilt bundle lacks the tracing's workflow interceptors, so a tracing worker bundles at start.
       workflowBundle:

@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  type ActivityOptions,
   ApplicationFailure,
   CancellationScope,
   defineQuery,
@@ -34,22 +35,45 @@ const RECORD_COMPLETES_ON_CANCEL = 'record-completes-on-cancel';
 /** patched() id: the database steps run as local activities, in the workflow's own worker. */
 const LOCAL_JOB_STEPS = 'local-job-steps';
 
-// Postgres and Storage: short calls, retried patiently (a restart or failover is waited out, not given up on);
-// only errors that repeat on every try (bad data, a missing table), which the activities throw non-retryable, stop
-// them. The timeout bounds one try; a crashed worker costs the workflow task's timeout (10 s) for a local step, after
-// which another worker replays the run and tries again, and this timeout for an activity.
-const JOB_STEP_OPTIONS = {
+/** patched() id: phase 3 ends at the job's deadline, and the row is still finished. */
+const JOB_DEADLINE = 'job-deadline';
+
+/** The deadline of a plan loaded before JOB_DEADLINE_SECONDS existed: that variable's default. */
+const DEFAULT_DEADLINE_SECONDS = 3600;
+
+// Postgres and Storage: short calls, retried patiently (a restart or failover is waited out); errors that repeat on
+// every try (bad data, a missing table), which the activities throw non-retryable, stop them at once. The timeout
+// bounds one try; a crashed worker costs the workflow task's timeout (10 s) for a local step, after which another
+// worker replays the run and tries again, and this timeout for an activity. The two steps that end a row (finishJob,
+// markJobFailed) keep trying for as long as the run may live (JOB_RUN_TIMEOUT): giving up would leave the front end
+// polling for good.
+const FINISHING_STEP_OPTIONS = {
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 } as const;
+// Every other step gives up after an hour, and the job goes on to end its row.
+const JOB_STEP_OPTIONS = { ...FINISHING_STEP_OPTIONS, scheduleToCloseTimeout: '1 hour' } as const;
 
 // Each step as a local activity saves a round trip through the server (an activity task and the workflow task
 // after it) per step: a few milliseconds of database work otherwise cost tens in dispatch. A crash re-runs the
 // step with the workflow task, which its idempotence allows. A wait of over 10 s between tries becomes a timer,
 // so a long database outage does not grow the history with a workflow task heartbeat every 8 s.
-const localJobSteps = proxyLocalActivities<JobSteps>({ ...JOB_STEP_OPTIONS, localRetryThreshold: '10 seconds' });
-// Runs started before the local steps keep their steps as activities, so their histories replay.
-const remoteJobSteps = proxyActivities<JobSteps>(JOB_STEP_OPTIONS);
+const LOCAL_STEP_OPTIONS = { localRetryThreshold: '10 seconds' } as const;
+
+/**
+ * The job's database steps, each call labelled with `summary` in the Web UI's event history; `finishing` for the two
+ * that end its row. Runs started before the local steps keep their steps as activities, so their histories replay. A
+ * summary is metadata on the command, which replay does not compare, so labelling needs no patch.
+ */
+type JobStepsLabelled = (summary: string, retry?: 'finishing') => JobSteps;
+const jobStepsLabelled =
+  (local: boolean): JobStepsLabelled =>
+  (summary, retry) => {
+    const options = { ...(retry === 'finishing' ? FINISHING_STEP_OPTIONS : JOB_STEP_OPTIONS), summary };
+    return local
+      ? proxyLocalActivities<JobSteps>({ ...options, ...LOCAL_STEP_OPTIONS })
+      : proxyActivities<JobSteps>(options);
+  };
 
 /** Load → mark processing → generate, store, record and report each image → finish by the status policy. */
 export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
@@ -61,7 +85,7 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
     attachIds: [],
   };
   setHandler(progressQuery, () => progress);
-  const jobSteps = patched(LOCAL_JOB_STEPS) ? localJobSteps : remoteJobSteps;
+  const jobSteps = jobStepsLabelled(patched(LOCAL_JOB_STEPS));
 
   const plan = await loadJob(jobSteps, input.jobId);
   if (!plan)
@@ -84,25 +108,35 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
   metrics.started.add(1);
 
   try {
-    await jobSteps.markJobProcessing(plan);
+    await jobSteps('mark the job processing').markJobProcessing(plan);
     progress.phase = 'generating';
-    await makeImages(jobSteps, plan, input.imageConcurrency ?? plan.imageConcurrency, progress);
+    describeProgress(plan, progress);
+    const images = () => makeImages(jobSteps, plan, input.imageConcurrency ?? plan.imageConcurrency, progress);
+    if (!patched(JOB_DEADLINE)) await images();
+    else if (await endedByDeadline(plan, images)) {
+      metrics.pastDeadline.add(1);
+      log.warn('job deadline passed: images not made by then count as failed', { jobId: plan.jobId });
+    }
   } finally {
     // Runs however phase 3 ended (done, cancelled, failed) so the polled row never stays `processing`;
     // images already made stay recorded and count, images not made count as failed.
     progress.phase = 'finishing';
     progress.failedImages = plan.quantity - progress.attachIds.length;
+    const status = progress.attachIds.length > 0 ? 'completed' : 'failed';
     await CancellationScope.nonCancellable(() =>
-      jobSteps.finishJob({
+      jobSteps(
+        `finish the job: ${status}, ${progress.attachIds.length} of ${plan.quantity} images`,
+        'finishing',
+      ).finishJob({
         jobId: plan.jobId,
         productionId: plan.productionId,
-        status: progress.attachIds.length > 0 ? 'completed' : 'failed',
+        status,
         attachIds: progress.attachIds,
         failedImages: progress.failedImages,
       }),
     );
     progress.phase = 'done';
-    describeProgress(progress);
+    describeProgress(plan, progress);
     (progress.attachIds.length > 0 ? metrics.completed : metrics.failed).add(1);
   }
 
@@ -123,21 +157,22 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
 }
 
 /** Phase 1. Data that can never be processed fails the job at once and marks its row, so polling stops. */
-async function loadJob(jobSteps: JobSteps, jobId: string): Promise<JobPlan | undefined> {
+async function loadJob(jobSteps: JobStepsLabelled, jobId: string): Promise<JobPlan | undefined> {
+  const markFailed = () => jobSteps('mark the job failed', 'finishing').markJobFailed(jobId);
   try {
-    const loaded = await jobSteps.loadJob(jobId);
+    const loaded = await jobSteps('load the job').loadJob(jobId);
     return loaded.state === 'ready' ? loaded.plan : undefined;
   } catch (error) {
     if (isCancellation(error)) {
       // Cancelled before anything was done: end the row too, or it would stay `pending` for good.
-      await CancellationScope.nonCancellable(() => jobSteps.markJobFailed(jobId));
+      await CancellationScope.nonCancellable(markFailed);
       throw error;
     }
     const cause = causeOf(error);
     // Whatever stopped loading for good (bad data, a statement the database rejects), the row must not stay
     // `pending` for the front end to poll forever. A job that does not exist has no row to end.
     if (!(cause instanceof ApplicationFailure && cause.type === FailureType.jobNotFound)) {
-      await jobSteps.markJobFailed(jobId);
+      await markFailed();
     }
     if (
       cause instanceof ApplicationFailure &&
@@ -151,13 +186,13 @@ async function loadJob(jobSteps: JobSteps, jobId: string): Promise<JobPlan | und
 
 /** Phase 3: at most `concurrency` images at once, each one generated, stored, recorded and reported. */
 async function makeImages(
-  jobSteps: JobSteps,
+  jobSteps: JobStepsLabelled,
   plan: JobPlan,
   concurrency: number,
   progress: ImageJobProgress,
 ): Promise<void> {
   const metrics = jobMetrics();
-  const gemini = proxyActivities<ImageGeneration>({
+  const geminiOptions: ActivityOptions = {
     taskQueue: geminiTaskQueue(workflowInfo().taskQueue),
     // The Gemini queue is where a backlog forms (every job's images wait there for the fleet's slots and quota), so
     // that is where the user's fair share applies. Only the job knows its user, once loaded: the bridge starts it
@@ -176,7 +211,7 @@ async function makeImages(
       // non-retryable by the activity and is not tried again at all.
       maximumAttempts: 5,
     },
-  });
+  };
 
   // Decided here, from workflow time and randomness, so every retry and replay writes the same objects.
   const targets: ImageTarget[] = Array.from({ length: plan.quantity }, () => ({
@@ -184,10 +219,21 @@ async function makeImages(
     stem: `generated_${Date.now()}_${Math.random().toString(36).slice(2, 8).padEnd(6, '0')}`,
   }));
 
-  const makeImage = async (target: ImageTarget): Promise<void> => {
+  const makeImage = async (target: ImageTarget, index: number): Promise<void> => {
+    // Which image this is, for the Web UI's labels and the log's lines.
+    const position = { image: index + 1, images: plan.quantity };
+    const label = `image ${position.image} of ${position.images}`;
     try {
-      const image = await gemini.generateImage({ jobId: plan.jobId, prompt: plan.prompt, source: plan.source, target });
-      const record = () => jobSteps.recordImage({ jobId: plan.jobId, image, failedImages: progress.failedImages });
+      const gemini = proxyActivities<ImageGeneration>({ ...geminiOptions, summary: `${label}: generate` });
+      const image = await gemini.generateImage({
+        jobId: plan.jobId,
+        prompt: plan.prompt,
+        source: plan.source,
+        target,
+        ...position,
+      });
+      const record = () =>
+        jobSteps(`${label}: record`).recordImage({ jobId: plan.jobId, image, failedImages: progress.failedImages });
       // A cancel cannot stop a record already under way (it commits in one short transaction), so the workflow
       // waits for it: otherwise the image's id would be in the polled row, yet counted failed and left out of the
       // production photo. Runs recorded before this change keep cancelling the record.
@@ -201,21 +247,42 @@ async function makeImages(
       if (isCancellation(error)) throw error;
       progress.failedImages += 1;
       metrics.imagesFailed.add(1);
-      log.warn('image failed', { jobId: plan.jobId, stem: target.stem, reason: reasonOf(error) });
-      await jobSteps.recordProgress({
+      log.warn('image failed', { jobId: plan.jobId, ...position, stem: target.stem, reason: reasonOf(error) });
+      await jobSteps(`${label}: count it failed`).recordProgress({
         jobId: plan.jobId,
         attachIds: progress.attachIds,
         failedImages: progress.failedImages,
       });
     }
-    describeProgress(progress);
+    describeProgress(plan, progress);
   };
 
   let next = 0;
   const lane = async (): Promise<void> => {
-    while (next < targets.length) await makeImage(targets[next++]!);
+    while (next < targets.length) {
+      const index = next++;
+      await makeImage(targets[index]!, index);
+    }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, targets.length)) }, lane));
+}
+
+/**
+ * Phase 3 until it ends or the job's deadline passes, counted from the run's start (JOB_DEADLINE_SECONDS, carried by
+ * the plan); true when the deadline ended it. What is under way is cancelled as a cancel of the job would cancel it
+ * (a record in progress completes), and the workflow goes on to finish the row by the status policy. A cancel of the
+ * job itself is not the deadline's and passes through.
+ */
+async function endedByDeadline(plan: JobPlan, work: () => Promise<void>): Promise<boolean> {
+  const deadline = workflowInfo().runStartTime.getTime() + (plan.deadlineSeconds ?? DEFAULT_DEADLINE_SECONDS) * 1000;
+  try {
+    // At least 1 ms: a timeout of 0 would mean none.
+    await CancellationScope.withTimeout(Math.max(1, deadline - Date.now()), work);
+    return false;
+  } catch (error) {
+    if (isCancellation(error) && !CancellationScope.current().consideredCancelled) return true;
+    throw error;
+  }
 }
 
 /**
@@ -232,11 +299,24 @@ function reasonOf(error: unknown): string {
   return failure instanceof Error ? failure.message : String(failure);
 }
 
-/** Shown as the workflow's current details in the Web UI. */
-function describeProgress(progress: ImageJobProgress): void {
+/**
+ * Shown as the workflow's current details in the Web UI, from the moment the job is loaded: whose job it is, how many
+ * images and the prompt's first words (what the bridge, which starts the run knowing only the job's id, could not put
+ * in its summary), then the progress.
+ */
+function describeProgress(plan: JobPlan, progress: ImageJobProgress): void {
   setCurrentDetails(
-    `${progress.completedImages} of ${progress.totalImages} images made, ${progress.failedImages} failed (${progress.phase})`,
+    `${plan.quantity === 1 ? '1 image' : `${plan.quantity} images`} for user ${plan.userId}: ` +
+      `"${firstWords(plan.prompt)}"\n\n` +
+      `${progress.completedImages} of ${progress.totalImages} images made, ${progress.failedImages} failed (${progress.phase})`,
   );
+}
+
+/** The prompt's first few words, enough to recognise the job by. */
+function firstWords(prompt: string, words = 8, maxLength = 60): string {
+  const all = prompt.trim().split(/\s+/);
+  const head = all.slice(0, words).join(' ').slice(0, maxLength);
+  return head.length < all.join(' ').length ? `${head}…` : head;
 }
 
 /** The product's counters, exported with the Temporal runtime's metrics; workflow metrics are not repeated on replay. */
@@ -247,5 +327,10 @@ function jobMetrics() {
     failed: metricMeter.createCounter('image_jobs_failed', 'jobs', 'Jobs finished with no image'),
     imagesMade: metricMeter.createCounter('images_made', 'images', 'Images generated, stored and recorded'),
     imagesFailed: metricMeter.createCounter('images_failed', 'images', 'Images given up on after their retries'),
+    pastDeadline: metricMeter.createCounter(
+      'image_jobs_past_deadline',
+      'jobs',
+      'Jobs whose images were cut short by their deadline (JOB_DEADLINE_SECONDS): alert on any',
+    ),
   };
 }
