@@ -6,7 +6,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts/bundle-workflows.ts ./scripts/
-# Compiles to dist/ and prebuilds the workflow bundle, so a worker starts without bundling.
+# Compiles to dist/ and prebuilds the workflow bundles (plain, and with tracing's interceptors), so a worker starts
+# without bundling.
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim

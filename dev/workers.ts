@@ -10,10 +10,22 @@ export const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, wa
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
+let tracedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
 /** Bundling takes seconds; a process does it once. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: quietLogger });
   return bundle;
+}
+
+/** The bundle with tracing's workflow interceptors, as `npm run build` makes it for a tracing worker. */
+export function tracedWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  tracedBundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../src/workflows'),
+    workflowInterceptorModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
+    logger: quietLogger,
+  });
+  return tracedBundle;
 }
 
 export function uniqueTaskQueue(name: string): string {

@@ -17,7 +17,8 @@ import {
   type Stack,
 } from '../dev/stack';
 import { freePort } from '../dev/ports';
-import { uniqueTaskQueue, workflowBundle } from '../dev/workers';
+import { tracedWorkflowBundle, uniqueTaskQueue, workflowBundle } from '../dev/workers';
+import { tracedBundlePath } from '../src/worker/workflow-bundle';
 import { jobStartOptions, workflowIdForJob } from '../src/contract';
 import { startTracing } from '../src/process/start-tracing';
 import { inJobSpan } from '../src/process/tracing';
@@ -52,10 +53,11 @@ test('one trace joins the bridge start of a job to its generateImage and recordI
     REDIS_URL: redis.url,
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
   };
-  // A bundle prebuilt without the tracing's workflow interceptors, as the Docker image has: a tracing worker
-  // bundles its own instead, or the workflow's spans would be missing below.
+  // The two bundles `npm run build` makes, as the Docker image has them: a tracing worker must run the one with
+  // tracing's workflow interceptors, or the workflow's spans would be missing below.
   const prebuilt = path.join(mkdtempSync(path.join(os.tmpdir(), 'quel-bundle-')), 'workflow-bundle.js');
   writeFileSync(prebuilt, (await workflowBundle()).code);
+  writeFileSync(tracedBundlePath(prebuilt), (await tracedWorkflowBundle()).code);
   const worker = spawnService('worker', { ...env, ...workerEnvironment(stack), WORKFLOW_BUNDLE_PATH: prebuilt });
   const bridge = spawnService('bridge', env);
   await Promise.all([worker.started, bridge.started]);
@@ -73,6 +75,8 @@ test('one trace joins the bridge start of a job to its generateImage and recordI
   bridge.child.kill('SIGTERM');
   expect(await Promise.all([worker.exited, bridge.exited])).toEqual([0, 0]);
 
+  // It ran the prebuilt bundle: bundling at start would have kept webpack's memory for the worker's lifetime.
+  expect(worker.output()).not.toContain('Workflow bundle created');
   const start = receiver.spans.find((span) => span.name === 'bridge.startJob');
   expect(start).toMatchObject({ service: 'image-jobs-bridge', parentSpanId: '', attributes: { 'job.id': job.jobId } });
   const trace = receiver.spans.filter((span) => span.traceId === start!.traceId);

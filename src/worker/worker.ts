@@ -8,6 +8,7 @@ import { geminiTaskQueue } from '../contract';
 import { connectWorkerConnection, holdFairnessKeyRateLimit } from '../process/temporal-connection';
 import { TRACING_OFF, type Tracing } from '../process/tracing';
 import { createWorkerActivities } from './activities';
+import { prebuiltBundle } from './workflow-bundle';
 
 export interface WorkerOptions {
   connection: NativeConnection;
@@ -132,11 +133,7 @@ export async function runWorker(
       maxConcurrentGeminiCalls: config.gemini.maxConcurrentCalls,
       maxConcurrentJobSteps: config.database.poolMax,
       geminiRequestsPerMinute: config.gemini.requestsPerMinute,
-      // A prebuilt bundle lacks the tracing's workflow interceptors, so a tracing worker bundles at start.
-      workflowBundle:
-        config.workflowBundlePath && tracing.workerPlugins.length === 0
-          ? { codePath: config.workflowBundlePath }
-          : undefined,
+      workflowBundle: prebuiltBundle(config.workflowBundlePath, tracing.workerPlugins.length > 0),
       plugins: tracing.workerPlugins,
     });
     const shutdown = () =>
