@@ -101,6 +101,11 @@ export class RedisServer {
     if (!this.isStopped) this.process?.kill('SIGCONT');
   }
 
+  /** The server's process while it runs, for measuring its memory. */
+  get pid(): number | undefined {
+    return this.isStopped ? undefined : this.process?.pid;
+  }
+
   get isStopped(): boolean {
     const child = this.process;
     return !child || child.exitCode !== null || child.signalCode !== null;
