@@ -216,6 +216,21 @@ export async function checkInvariants(evidence: Evidence): Promise<Verdict> {
   };
 }
 
+/**
+ * Waits until no job's workflow runs any more, or `deadline`: a workflow closes after its row's final write, later
+ * still when that write's answer was lost to a fault.
+ */
+export async function waitForWorkflowsToClose(client: Client, jobs: readonly SubmittedJob[], deadline: number) {
+  let open = [...jobs];
+  while (open.length > 0 && Date.now() < deadline) {
+    const statuses = await Promise.all(
+      open.map((job) => client.workflow.getHandle(workflowIdForJob(job.jobId)).describe()),
+    );
+    open = open.filter((_, i) => statuses[i]!.status.name === 'RUNNING');
+    if (open.length > 0) await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 async function workflowStatuses(client: Client, jobs: readonly SubmittedJob[]) {
   const statuses = new Map<string, { closed: boolean; status: string; runs: number }>();
   for (const job of jobs) {

@@ -5,7 +5,6 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
 import { queueKeys } from '../src/bridge/queue';
 import { applyMigrations } from '../dev/migrate';
-import { workflowIdForJob } from '../src/contract';
 import { GeminiStandIn } from '../dev/stand-ins/gemini';
 import { noisePng } from '../dev/stand-ins/images';
 import { StorageStandIn } from '../dev/stand-ins/storage';
@@ -28,7 +27,7 @@ import {
   storageFaults,
   type ScheduledFault,
 } from './faults';
-import { checkInvariants, type SubmittedJob, type Verdict } from './invariants';
+import { checkInvariants, waitForWorkflowsToClose, type SubmittedJob, type Verdict } from './invariants';
 
 /**
  * `npm run chaos [-- --quick] [--seed N] [--json FILE] [--engine dev|cluster] [--workers N] [--bridges N]
@@ -185,8 +184,7 @@ async function main(): Promise<number> {
     console.log(`  ${jobs.length} jobs submitted, all faults injected; waiting for every job to end`);
     await waitForJobsToEnd(pool, jobs, startedAt + PLAN.deadlineMs);
     const elapsedS = (Date.now() - startedAt) / 1000;
-    // A workflow closes after its row's final write, later still when that write's answer was lost to a fault.
-    await waitForWorkflowsToClose(temporal, jobs, startedAt + PLAN.deadlineMs);
+    await waitForWorkflowsToClose(temporal.client, jobs, startedAt + PLAN.deadlineMs);
     await processes.stopAll();
 
     const verdict = await checkInvariants({
@@ -332,17 +330,6 @@ async function waitForJobsToEnd(pool: Pool, jobs: SubmittedJob[], deadline: numb
     await sleep(1_000);
   }
   console.log('  deadline reached with jobs still open: they count as stuck');
-}
-
-async function waitForWorkflowsToClose(temporal: TemporalEngine, jobs: SubmittedJob[], deadline: number) {
-  let open = [...jobs];
-  while (open.length > 0 && Date.now() < deadline) {
-    const statuses = await Promise.all(
-      open.map((job) => temporal.client.workflow.getHandle(workflowIdForJob(job.jobId)).describe()),
-    );
-    open = open.filter((_, i) => statuses[i]!.status.name === 'RUNNING');
-    if (open.length > 0) await sleep(500);
-  }
 }
 
 /** The run's own database calls ride out the Postgres restart it causes. */
