@@ -217,7 +217,8 @@ async function soak(stack: Stack): Promise<number> {
     sampling = false;
     await sampler;
     const last = await takeSample(sources, (Date.now() - startedAt) / 1000);
-    const left: QueueLeft = { ...last.redis };
+    const { queue, processing, deadLetters } = last.redis;
+    const left: QueueLeft = { queue, processing, deadLetters };
     following = false;
     await follower;
     await fleet.stopAll();
