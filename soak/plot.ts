@@ -24,7 +24,21 @@ export interface PlotData {
 const CHART_JS = path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js');
 const WIDTH = 790;
 const HEIGHT = 380;
-const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f'];
+// Enough distinct colours for the cluster's ten processes.
+const PALETTE = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#7f7f7f',
+  '#bcbd22',
+  '#000000',
+  '#aec7e8',
+];
 
 /** The run's figures as a PNG: Chart.js in headless Chromium, one chart per figure. */
 export async function drawPlot(file: string, data: PlotData): Promise<void> {
