@@ -16,7 +16,7 @@ import { StorageStandIn } from '../dev/stand-ins/storage';
 import { startTemporalEngine, type TemporalEngine } from '../dev/temporal-engine';
 import { queueKeys } from '../src/bridge/queue';
 import { loadBridgeConfig, loadWorkerConfig } from '../src/process/config';
-import { measureCapacity } from './calibration';
+import { measureCapacity, type Capacity } from './calibration';
 import { latencyWindows, memoryFlat, noSlowDown, nothingLost, SLOW_DOWN_LIMIT, type QueueLeft } from './criteria';
 import { drawPlot } from './plot';
 import { postgresPidsOnPort } from './process-memory';
@@ -29,7 +29,7 @@ import {
   describeSample,
   describeScenario,
 } from './report';
-import { takeSample, type Sample, type SampleSources } from './sampler';
+import { sampleEvery, type Sample } from './sampler';
 import { meanQuantity, steadyScenario, type Scenario } from './scenario';
 import { Traffic } from './traffic';
 
@@ -102,8 +102,8 @@ async function main(): Promise<number> {
     const { min, max } = scenario.geminiLatencyMs;
     gemini.latencyMs = () => min + latency() * (max - min);
 
-    // As deployed: the product's defaults, only where things are and what to log; the reporter preloaded.
-    const preload = { NODE_OPTIONS: `--require ${REPORTER}`, SOAK_HEAP_DIR: heapDir, LOG_LEVEL: 'info' };
+    // As deployed: the product's defaults, only where things are set; the reporter preloaded.
+    const preload = { NODE_OPTIONS: `--require ${REPORTER}`, SOAK_HEAP_DIR: heapDir };
     const workerEnv = {
       ...workerEnvironment({ db, storage, gemini }),
       TEMPORAL_ADDRESS: temporal.address,
@@ -113,7 +113,7 @@ async function main(): Promise<number> {
     const bridgeEnv = (index: number) => ({
       TEMPORAL_ADDRESS: temporal.address,
       REDIS_URL: redis.url,
-      // Stable across restarts, as in compose, so a restarted bridge re-drives its own processing list.
+      // Each its own processing list, as each host's name gives it in a deployment.
       BRIDGE_ID: `soak-bridge-${index + 1}`,
       ...preload,
     });
@@ -125,10 +125,21 @@ async function main(): Promise<number> {
     cleanUp.unshift(() => fleet.stopAll());
     for (let i = 0; i < scenario.workers; i++) await fleet.start('worker', i);
     for (let i = 0; i < scenario.bridges; i++) await fleet.start('bridge', i);
-    return await soak({
-      ...{ temporal, redis, gemini, storage, db, fleet, postgres, faults },
-      ...{ heapDir, runDir, workerEnv, bridgeEnv },
-    });
+    const stack = {
+      temporal,
+      redis,
+      gemini,
+      storage,
+      db,
+      fleet,
+      postgres,
+      faults,
+      heapDir,
+      runDir,
+      workerEnv,
+      bridgeEnv,
+    };
+    return await soak(stack);
   } finally {
     for (const step of cleanUp) await step().catch(() => undefined);
   }
@@ -150,7 +161,7 @@ interface Stack {
 }
 
 async function soak(stack: Stack): Promise<number> {
-  const { temporal, redis, gemini, storage, db, fleet } = stack;
+  const { temporal, redis, db, fleet } = stack;
   // The product's own reading of the variables the processes got: its limits, and where its queue lists are.
   const worker = loadWorkerConfig(stack.workerEnv);
   const bridges = Array.from({ length: scenario.bridges }, (_, i) => loadBridgeConfig(stack.bridgeEnv(i)).queue);
@@ -163,7 +174,7 @@ async function soak(stack: Stack): Promise<number> {
   const monitor = redis.client();
   const traffic = new Traffic({
     pool: db.pool,
-    storage,
+    storage: stack.storage,
     pusher,
     queueKey: keys.pending,
     scenario,
@@ -184,29 +195,22 @@ async function soak(stack: Stack): Promise<number> {
     const jobsPerS = imagesPerS / meanQuantity(scenario);
     console.log(describeCapacity(capacity, jobsPerS, imagesPerS));
 
-    const sources: SampleSources = {
-      processes: () => processesOf(stack),
-      reporters: () => ({ ...named('worker', fleet.pids('worker')), ...named('bridge', fleet.pids('bridge')) }),
-      heapDir: stack.heapDir,
-      pool: db.pool,
-      productDatabase: DATABASE,
-      applicationName: APPLICATION_NAME,
-      redis: monitor,
-      queueKeys: keys,
-      traffic,
-    };
     const startedAt = Date.now();
     const durationS = scenario.minutes * 60;
-    const samples: Sample[] = [];
-    let sampling = true;
-    const sampler = (async () => {
-      for (let k = 0; sampling; k++) {
-        await sleep(Math.max(0, startedAt + k * scenario.windows.sampleEveryS * 1000 - Date.now()));
-        const sample = await takeSample(sources, (Date.now() - startedAt) / 1000);
-        samples.push(sample);
-        console.log(describeSample(sample));
-      }
-    })();
+    const sampling = sampleEvery(
+      {
+        processes: () => processesOf(stack),
+        reporters: () => ({ ...named('worker', fleet.pids('worker')), ...named('bridge', fleet.pids('bridge')) }),
+        heapDir: stack.heapDir,
+        pool: db.pool,
+        productDatabase: DATABASE,
+        applicationName: APPLICATION_NAME,
+        redis: monitor,
+        queueKeys: keys,
+        traffic,
+      },
+      { startedAt, everyS: scenario.windows.sampleEveryS, onSample: (sample) => console.log(describeSample(sample)) },
+    );
     await traffic.arrive(jobsPerS, startedAt + durationS * 1000);
     await sleep(Math.max(0, startedAt + durationS * 1000 - Date.now()));
     console.log(`  arrivals over; waiting for the ${traffic.inFlight} job(s) in flight to end`);
@@ -214,97 +218,111 @@ async function soak(stack: Stack): Promise<number> {
     await until(() => traffic.inFlight === 0, deadline);
     await waitForWorkflowsToClose(temporal.client, traffic.jobs, deadline);
     const drainS = (Date.now() - startedAt) / 1000 - durationS;
-    sampling = false;
-    await sampler;
-    const last = await takeSample(sources, (Date.now() - startedAt) / 1000);
-    const { queue, processing, deadLetters } = last.redis;
-    const left: QueueLeft = { queue, processing, deadLetters };
+    const samples = await sampling.stop();
     following = false;
     await follower;
     await fleet.stopAll();
-
-    const verdict = await checkInvariants({
-      pool: db.pool,
-      client: temporal.client,
-      storage,
-      geminiRequests: gemini.requests,
-      jobs: traffic.jobs,
-      logs: fleet.logs(),
-      secrets: [FAKE_GEMINI_KEY, FAKE_SERVICE_KEY],
-    });
-    const latency = latencyWindows(traffic.jobs, startedAt, scenario.windows, durationS);
-    const memory = memoryFlat(samples, scenario.windows, durationS);
-    const slowDown = noSlowDown(latency, scenario.windows);
-    const criteria = [memory.criterion, slowDown, nothingLost(traffic.jobs, verdict, left)];
-    const passed = criteria.every((criterion) => criterion.passed);
-
-    console.log(`\n${describeLatency(latency).join('\n')}\n\n${describeMemory(memory.figures).join('\n')}`);
-    console.log(`\n${describeInvariants(verdict.invariants).join('\n')}\n`);
-    const { gemini_5xx: answered5xx = 0, gemini_429: answered429 = 0 } = stack.faults.counts;
-    console.log(
-      `${traffic.jobs.length} jobs (${capacity.jobs} in the capacity burst), ${verdict.imagesMade} images made; ` +
-        `${gemini.requests.length} Gemini calls, ${answered5xx} answered 5xx and ${answered429} 429; drained in ` +
-        `${drainS.toFixed(0)} s; logs in ${stack.runDir}`,
-    );
-    console.log(describeCriteria(criteria).join('\n'));
-
-    const first = latency.find((window) => window.fromS >= scenario.windows.warmUpS - 1e-6);
-    if (flags.plot) {
-      await drawPlot(flags.plot, {
-        title: `npm run soak -- --minutes ${scenario.minutes} --engine ${scenario.engine}: ${passed ? 'PASS' : 'FAIL'}`,
-        caption:
-          `${scenario.name}, ${scenario.workers} worker(s) and ${scenario.bridges} bridge(s), ` +
-          `${(jobsPerS * 60).toFixed(1)} jobs/min (60 % of ${capacity.imagesPerS.toFixed(2)} images/s measured), ` +
-          `seed ${seed}. Shaded: grey the warm-up, blue and orange the first and last memory windows compared.`,
-        samples: [...samples, last],
-        latency,
-        p99LimitS: first ? first.p99S * SLOW_DOWN_LIMIT : undefined,
-        bands: bandsOf(scenario, durationS),
-      });
-      console.log(`wrote ${flags.plot}`);
-    }
-    if (flags.json) {
-      const report = {
-        scenario,
-        seed,
-        capacity,
-        arrivals: { jobs_per_s: jobsPerS, images_per_s: imagesPerS },
-        started_at: new Date(startedAt).toISOString(),
-        duration_s: durationS,
-        drain_s: drainS,
-        jobs: {
-          pushed: traffic.jobs.length,
-          calibration: capacity.jobs,
-          completed: verdict.jobsCompleted,
-          failed: verdict.jobsFailed,
-          stuck: verdict.stuckJobs,
-        },
-        images_made: verdict.imagesMade,
-        gemini_calls: gemini.requests.length,
-        gemini_5xx: answered5xx,
-        gemini_429: answered429,
-        duplicates: verdict.duplicates,
-        orphans: verdict.orphans,
-        queue_left: left,
-        latency_windows: latency,
-        memory: memory.figures,
-        invariants: verdict.invariants,
-        criteria,
-        verdict: passed ? 'PASS' : 'FAIL',
-        samples: [...samples, last],
-        logs: stack.runDir,
-      };
-      writeFileSync(flags.json, JSON.stringify(report, null, 2) + '\n');
-      console.log(`wrote ${flags.json}`);
-    }
-    console.log(`soak: ${passed ? 'PASS' : 'FAIL'}`);
-    return passed ? 0 : 1;
+    return await judge(stack, { traffic, capacity, jobsPerS, startedAt, durationS, drainS, samples });
   } finally {
     following = false;
     await follower.catch(() => undefined);
     pusher.disconnect();
     monitor.disconnect();
   }
+}
+
+interface SteadyRun {
+  traffic: Traffic;
+  capacity: Capacity;
+  jobsPerS: number;
+  startedAt: number;
+  durationS: number;
+  drainS: number;
+  /** The last taken once every job had ended. */
+  samples: Sample[];
+}
+
+/** The invariants over every job, then the criteria: printed, plotted and written. */
+async function judge(stack: Stack, run: SteadyRun): Promise<number> {
+  const { gemini, fleet } = stack;
+  const { traffic, capacity, samples, startedAt, durationS } = run;
+  const verdict = await checkInvariants({
+    pool: stack.db.pool,
+    client: stack.temporal.client,
+    storage: stack.storage,
+    geminiRequests: gemini.requests,
+    jobs: traffic.jobs,
+    logs: fleet.logs(),
+    secrets: [FAKE_GEMINI_KEY, FAKE_SERVICE_KEY],
+  });
+  const { queue, processing, deadLetters } = samples.at(-1)!.redis;
+  const left: QueueLeft = { queue, processing, deadLetters };
+  const latency = latencyWindows(traffic.jobs, startedAt, scenario.windows, durationS);
+  const memory = memoryFlat(samples, scenario.windows, durationS);
+  const criteria = [memory.criterion, noSlowDown(latency, scenario.windows), nothingLost(traffic.jobs, verdict, left)];
+  const passed = criteria.every((criterion) => criterion.passed);
+
+  console.log(`\n${describeLatency(latency).join('\n')}\n\n${describeMemory(memory.figures).join('\n')}`);
+  console.log(`\n${describeInvariants(verdict.invariants).join('\n')}\n`);
+  const { gemini_5xx: answered5xx = 0, gemini_429: answered429 = 0 } = stack.faults.counts;
+  console.log(
+    `${traffic.jobs.length} jobs (${capacity.jobs} in the capacity burst), ${verdict.imagesMade} images made; ` +
+      `${gemini.requests.length} Gemini calls, ${answered5xx} answered 5xx and ${answered429} 429; drained in ` +
+      `${run.drainS.toFixed(0)} s; logs in ${stack.runDir}`,
+  );
+  console.log(describeCriteria(criteria).join('\n'));
+
+  if (flags.plot) {
+    const first = latency.find((window) => window.fromS >= scenario.windows.warmUpS - 1e-6);
+    await drawPlot(flags.plot, {
+      title: `npm run soak -- --minutes ${scenario.minutes} --engine ${scenario.engine}: ${passed ? 'PASS' : 'FAIL'}`,
+      caption:
+        `${scenario.name}, ${scenario.workers} worker(s) and ${scenario.bridges} bridge(s), ` +
+        `${(run.jobsPerS * 60).toFixed(1)} jobs/min (60 % of ${capacity.imagesPerS.toFixed(2)} images/s measured), ` +
+        `seed ${seed}. Shaded: grey the warm-up, blue and orange the first and last memory windows compared.`,
+      samples,
+      latency,
+      p99LimitS: first ? first.p99S * SLOW_DOWN_LIMIT : undefined,
+      bands: bandsOf(scenario, durationS),
+    });
+    console.log(`wrote ${flags.plot}`);
+  }
+  if (flags.json) {
+    const report = {
+      scenario,
+      seed,
+      capacity,
+      arrivals: { jobs_per_s: run.jobsPerS, images_per_s: run.jobsPerS * meanQuantity(scenario) },
+      started_at: new Date(startedAt).toISOString(),
+      duration_s: durationS,
+      drain_s: run.drainS,
+      jobs: {
+        pushed: traffic.jobs.length,
+        calibration: capacity.jobs,
+        completed: verdict.jobsCompleted,
+        failed: verdict.jobsFailed,
+        stuck: verdict.stuckJobs,
+      },
+      images_made: verdict.imagesMade,
+      gemini_calls: gemini.requests.length,
+      gemini_5xx: answered5xx,
+      gemini_429: answered429,
+      duplicates: verdict.duplicates,
+      orphans: verdict.orphans,
+      queue_left: left,
+      latency_windows: latency,
+      memory: memory.figures,
+      invariants: verdict.invariants,
+      criteria,
+      verdict: passed ? 'PASS' : 'FAIL',
+      samples,
+      logs: stack.runDir,
+    };
+    writeFileSync(flags.json, JSON.stringify(report, null, 2) + '\n');
+    console.log(`wrote ${flags.json}`);
+  }
+  console.log(`soak: ${passed ? 'PASS' : 'FAIL'}`);
+  return passed ? 0 : 1;
 }
 
 /** Every process measured, by name: the product's, Temporal's, PostgreSQL (all its processes) and Redis. */

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { memoryOf, type ProcessMemory } from './process-memory';
@@ -35,10 +36,42 @@ export interface SampleSources {
   traffic: { inFlight: number; jobs: readonly unknown[] };
 }
 
+/**
+ * A sample at `startedAt` and every `everyS` after it, each handed to `onSample`, until `stop()`, which takes a last
+ * one and returns them all.
+ */
+export function sampleEvery(
+  sources: SampleSources,
+  options: { startedAt: number; everyS: number; onSample: (sample: Sample) => void },
+) {
+  const samples: Sample[] = [];
+  const stopped = new AbortController();
+  const take = async () => {
+    const sample = await takeSample(sources, (Date.now() - options.startedAt) / 1000);
+    samples.push(sample);
+    options.onSample(sample);
+  };
+  const loop = (async () => {
+    for (let k = 0; !stopped.signal.aborted; k++) {
+      const at = options.startedAt + k * options.everyS * 1000;
+      const due = await sleep(Math.max(0, at - Date.now()), true, { signal: stopped.signal }).catch(() => false);
+      if (due) await take();
+    }
+  })();
+  return {
+    async stop(): Promise<Sample[]> {
+      stopped.abort();
+      await loop;
+      await take();
+      return samples;
+    },
+  };
+}
+
 /** A report older than this is from a thread that ended. */
 const STALE_REPORT_MS = 10_000;
 
-export async function takeSample(sources: SampleSources, t: number): Promise<Sample> {
+async function takeSample(sources: SampleSources, t: number): Promise<Sample> {
   const memoryMb = Object.fromEntries(
     Object.entries(sources.processes()).map(([name, pids]) => [name, memoryOf(pids)]),
   );
