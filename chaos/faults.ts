@@ -93,26 +93,33 @@ export class FaultLog {
   }
 }
 
+/** What share of Gemini calls fails, and how: the chaos run's {@link RATES}, or the soak's small background. */
+export type GeminiFaultRates = Pick<typeof RATES, 'gemini5xx' | 'gemini429' | 'geminiHang' | 'geminiBlock'>;
+
 /** Each Gemini call draws its fate; the rest are answered with an image. */
-export function geminiFaults(random: () => number, log: FaultLog): () => GeminiBehaviour {
+export function geminiFaults(
+  random: () => number,
+  log: FaultLog,
+  rates: GeminiFaultRates = RATES,
+): () => GeminiBehaviour {
   return () => {
     const draw = random();
-    let edge = RATES.gemini5xx;
+    let edge = rates.gemini5xx;
     if (draw < edge) {
       log.count('gemini_5xx');
       return { kind: 'server-error', status: draw < edge / 2 ? 500 : 503 };
     }
-    if (draw < (edge += RATES.gemini429)) {
+    if (draw < (edge += rates.gemini429)) {
       log.count('gemini_429');
       return { kind: 'rate-limited', retryDelay: '1s' };
     }
-    if (draw < (edge += RATES.geminiHang)) {
+    if (draw < (edge += rates.geminiHang)) {
       log.count('gemini_hang');
       return { kind: 'hang' };
     }
-    if (draw < (edge += RATES.geminiBlock)) {
+    if (draw < (edge += rates.geminiBlock)) {
       log.count('gemini_safety_block');
-      return draw < edge - RATES.geminiBlock / 2 ? { kind: 'prompt-blocked' } : { kind: 'output-blocked' };
+      return draw < edge - rates.geminiBlock / 2 ? { kind: 'prompt-blocked' } : { kind: 'output-blocked' };
     }
     return { kind: 'image' };
   };

@@ -4,6 +4,7 @@ import { workflowIdForJob } from '../src/contract';
 import type { GeminiRequestRecord } from '../dev/stand-ins/gemini';
 import type { StorageStandIn } from '../dev/stand-ins/storage';
 import { BUCKET } from '../dev/stack';
+import { NeedleSet } from './needles';
 
 /** A job as the run submitted it. */
 export interface SubmittedJob {
@@ -157,8 +158,9 @@ export async function checkInvariants(evidence: Evidence): Promise<Verdict> {
 
   const idsOfRun = new Set([...idsOfJob.values()].flat());
   const pathsOfRun = new Set([...idsOfRun].map((id) => attachments.get(id)?.attach_file_path));
-  for (const job of jobs) {
-    for (const path of storage.list(BUCKET, `generated-images/user-${job.userId}/`)) {
+  // Each user's folder once: its jobs share it.
+  for (const userId of new Set(jobs.map((job) => job.userId))) {
+    for (const path of storage.list(BUCKET, `generated-images/user-${userId}/`)) {
       const owned = pathsOfRun.has(path);
       if (!owned) orphans += 1;
       check("no orphan object: every object is some job's image", owned, () => path);
@@ -193,11 +195,11 @@ export async function checkInvariants(evidence: Evidence): Promise<Verdict> {
 
   // Signed URLs carry a token that reads the source: as secret as the keys.
   const tokens = evidence.geminiRequests.flatMap((r) => (r.fileUri ? [signedUrlToken(r.fileUri)] : []));
-  const leaked = [...evidence.secrets, ...tokens].filter((secret) => evidence.logs.includes(secret));
-  check('no secret or signed URL in the worker and bridge logs', leaked.length === 0, () => `${leaked.length} found`);
+  const secrets = new NeedleSet([...evidence.secrets, ...tokens]);
+  const leaked = secrets.foundIn(evidence.logs).length;
+  check('no secret or signed URL in the worker and bridge logs', leaked === 0, () => `${leaked} found`);
   for (const job of jobs) {
-    const history = await historyOf(evidence.client, job.jobId);
-    const found = [...evidence.secrets, ...tokens].filter((secret) => history.includes(secret)).length;
+    const found = secrets.foundIn(await historyOf(evidence.client, job.jobId)).length;
     check('no secret or signed URL in any workflow history', found === 0, () => `${job.jobId}: ${found} found`);
   }
 
@@ -212,6 +214,21 @@ export async function checkInvariants(evidence: Evidence): Promise<Verdict> {
     jobsFailed: made.filter((row) => row.job_status === 'failed').length,
     answersLost: payment.answersLost,
   };
+}
+
+/**
+ * Waits until no job's workflow runs any more, or `deadline`: a workflow closes after its row's final write, later
+ * still when that write's answer was lost to a fault.
+ */
+export async function waitForWorkflowsToClose(client: Client, jobs: readonly SubmittedJob[], deadline: number) {
+  let open = [...jobs];
+  while (open.length > 0 && Date.now() < deadline) {
+    const statuses = await Promise.all(
+      open.map((job) => client.workflow.getHandle(workflowIdForJob(job.jobId)).describe()),
+    );
+    open = open.filter((_, i) => statuses[i]!.status.name === 'RUNNING');
+    if (open.length > 0) await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 async function workflowStatuses(client: Client, jobs: readonly SubmittedJob[]) {
@@ -246,10 +263,13 @@ async function productionsOf(pool: Pool, jobs: readonly SubmittedJob[]) {
 function checkPayments(evidence: Evidence, jobs: readonly SubmittedJob[]) {
   const folderOf = new Map(jobs.map((job) => [job.jobId, `generated-images/user-${job.userId}`]));
   const uploads = evidence.storage.requests.filter((r) => r.sha256 && r.path?.startsWith('generated-images/'));
-  const answersPerPath = new Map<string, number>();
+  const answersOfPath = new Map<string, Set<string | undefined>>();
+  for (const upload of uploads) {
+    answersOfPath.set(upload.path!, (answersOfPath.get(upload.path!) ?? new Set()).add(upload.sha256));
+  }
+  const answersPerPath = new Map([...answersOfPath].map(([path, answers]) => [path, answers.size]));
   const storedAt = new Map<string, number>();
-  for (const path of new Set(uploads.map((upload) => upload.path!))) {
-    answersPerPath.set(path, new Set(uploads.filter((u) => u.path === path).map((u) => u.sha256)).size);
+  for (const path of answersOfPath.keys()) {
     const object = evidence.storage.get(BUCKET, path);
     if (object) storedAt.set(path.replace(/\.[a-z]+$/, ''), object.createdAt.getTime());
   }

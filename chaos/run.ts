@@ -1,22 +1,19 @@
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { Client, Connection } from '@temporalio/client';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
 import { queueKeys } from '../src/bridge/queue';
 import { applyMigrations } from '../dev/migrate';
-import { workflowIdForJob } from '../src/contract';
 import { GeminiStandIn } from '../dev/stand-ins/gemini';
 import { noisePng } from '../dev/stand-ins/images';
 import { StorageStandIn } from '../dev/stand-ins/storage';
 import { PostgresServer } from '../dev/postgres-server';
 import { RedisServer } from '../dev/redis-server';
 import { insertAttachment, insertJob, insertProduction } from '../dev/seed';
-import { spawnService, type ServiceProcess } from '../dev/processes';
+import { ServiceFleet, type ServiceRole } from '../dev/service-fleet';
 import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY } from '../dev/stack';
-import { TemporalCluster } from '../dev/temporal-cluster';
-import { startTemporal } from '../dev/temporal-dev-server';
+import { startTemporalEngine, type TemporalEngine } from '../dev/temporal-engine';
 import { quietLogger } from '../dev/workers';
 import {
   BRIDGE_DOWN_MS,
@@ -30,7 +27,7 @@ import {
   storageFaults,
   type ScheduledFault,
 } from './faults';
-import { checkInvariants, type SubmittedJob, type Verdict } from './invariants';
+import { checkInvariants, waitForWorkflowsToClose, type SubmittedJob, type Verdict } from './invariants';
 
 /**
  * `npm run chaos [-- --quick] [--seed N] [--json FILE] [--engine dev|cluster] [--workers N] [--bridges N]
@@ -118,17 +115,48 @@ async function main(): Promise<number> {
       ` with ${WORKERS} worker(s) and ${BRIDGES} bridge(s), seed ${seed} (repeat with --seed ${seed})`,
   );
 
+  // On the cluster, Temporal's databases live on the project's PostgreSQL, not on the run's private one: restarting
+  // the product's database is a fault of its own, and the cluster's faults are the ones below.
   const [temporal, redis, postgres, gemini, storage, bundlePath] = await Promise.all([
-    startChaosTemporal(),
+    startTemporalEngine(ENGINE),
     RedisServer.start(),
     PostgresServer.start(),
     GeminiStandIn.start({ apiKey: FAKE_GEMINI_KEY, latencyMs: 800 }),
     StorageStandIn.start({ serviceKey: FAKE_SERVICE_KEY }),
     writeWorkflowBundle(logDir),
   ]);
+  if (temporal.cluster)
+    console.log(`  Temporal cluster up in ${((temporal.cluster.timings?.totalMs ?? 0) / 1000).toFixed(1)} s`);
   const pool = new Pool({ connectionString: postgres.url, max: 4 });
   pool.on('error', () => undefined); // connections die with the Postgres restart; queries are retried below
-  const processes = new Processes(temporal, redis, postgres, gemini, storage, bundlePath, logDir);
+  const workerEnv: Record<string, string> = {
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+    DATABASE_URL: postgres.url,
+    SUPABASE_URL: storage.url,
+    SUPABASE_SERVICE_ROLE_KEY: FAKE_SERVICE_KEY,
+    GEMINI_API_KEY: FAKE_GEMINI_KEY,
+    GEMINI_BASE_URL: gemini.baseUrl,
+    GEMINI_TIMEOUT_MS: String(GEMINI_TIMEOUT_MS),
+    GEMINI_SOURCE_MODE: SOURCE_MODE,
+    WORKFLOW_BUNDLE_PATH: bundlePath,
+    LOG_LEVEL: 'info',
+  };
+  const bridgeEnv = (index: number): Record<string, string> => ({
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+    REDIS_URL: redis.url,
+    QUEUE_KEY,
+    BRIDGE_ID: BRIDGE_IDS[index]!,
+    SWEEP_STALE_AFTER_SECONDS: String(SWEEP.staleAfterSeconds),
+    SWEEP_EVERY_SECONDS: String(SWEEP.everySeconds),
+    LOG_LEVEL: 'info',
+  });
+  const processes = new ServiceFleet({
+    entryPoints: { worker: 'worker', bridge: 'bridge' },
+    environment: (role, index) => (role === 'worker' ? workerEnv : bridgeEnv(index)),
+    logDir,
+  });
   try {
     await applyMigrations(pool);
     gemini.respondWith(geminiFaults(random, faults));
@@ -146,8 +174,8 @@ async function main(): Promise<number> {
       PLAN.bridgeKillWithinMs,
     );
     console.log(`  faults planned: ${schedule.map((f) => `${f.kind} at ${(f.atMs / 1000).toFixed(1)} s`).join(', ')}`);
-    for (let i = 0; i < WORKERS; i++) await processes.startWorker(i);
-    for (let i = 0; i < BRIDGES; i++) await processes.startBridge(i);
+    for (let i = 0; i < WORKERS; i++) await processes.start('worker', i);
+    for (let i = 0; i < BRIDGES; i++) await processes.start('bridge', i);
 
     const startedAt = Date.now();
     const injecting = injectFaults(schedule, startedAt, { processes, redis, postgres, temporal });
@@ -156,8 +184,7 @@ async function main(): Promise<number> {
     console.log(`  ${jobs.length} jobs submitted, all faults injected; waiting for every job to end`);
     await waitForJobsToEnd(pool, jobs, startedAt + PLAN.deadlineMs);
     const elapsedS = (Date.now() - startedAt) / 1000;
-    // A workflow closes after its row's final write, later still when that write's answer was lost to a fault.
-    await waitForWorkflowsToClose(temporal, jobs, startedAt + PLAN.deadlineMs);
+    await waitForWorkflowsToClose(temporal.client, jobs, startedAt + PLAN.deadlineMs);
     await processes.stopAll();
 
     const verdict = await checkInvariants({
@@ -179,133 +206,10 @@ async function main(): Promise<number> {
   }
 }
 
-/** The Temporal the run is on: where processes connect, a client for the run's own reads, and how it ends. */
-interface ChaosTemporal {
-  address: string;
-  client: Client;
-  /** The real cluster, whose processes the run may kill; none on the dev server. */
-  cluster?: TemporalCluster;
-  stop(): Promise<void>;
-}
-
-async function startChaosTemporal(): Promise<ChaosTemporal> {
-  if (ENGINE === 'dev') {
-    const env = await startTemporal();
-    return { address: env.address, client: env.client, stop: () => env.teardown() };
-  }
-  // Its databases live on the project's PostgreSQL, not on the run's private one: restarting the product's
-  // database is a fault of its own, and the cluster's faults are the ones below.
-  const cluster = await TemporalCluster.start();
-  console.log(`  Temporal cluster up in ${((cluster.timings?.totalMs ?? 0) / 1000).toFixed(1)} s`);
-  const connection = await Connection.connect({ address: cluster.address });
-  return {
-    address: cluster.address,
-    client: new Client({ connection, namespace: cluster.namespace }),
-    cluster,
-    stop: async () => {
-      await connection.close();
-      await cluster.drop();
-    },
-  };
-}
-
-/** The worker and bridge as deployed: their own processes, configured by environment only. */
-class Processes {
-  private readonly workers: Array<ServiceProcess | undefined> = [];
-  private readonly bridges: Array<ServiceProcess | undefined> = [];
-  private readonly finished: string[] = [];
-
-  constructor(
-    private readonly temporal: ChaosTemporal,
-    private readonly redis: RedisServer,
-    private readonly postgres: PostgresServer,
-    private readonly gemini: GeminiStandIn,
-    private readonly storage: StorageStandIn,
-    private readonly bundlePath: string,
-    private readonly logDir: string,
-  ) {}
-
-  async startWorker(index: number): Promise<void> {
-    this.workers[index] = await this.start('worker', {
-      TEMPORAL_ADDRESS: this.temporal.address,
-      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-      DATABASE_URL: this.postgres.url,
-      SUPABASE_URL: this.storage.url,
-      SUPABASE_SERVICE_ROLE_KEY: FAKE_SERVICE_KEY,
-      GEMINI_API_KEY: FAKE_GEMINI_KEY,
-      GEMINI_BASE_URL: this.gemini.baseUrl,
-      GEMINI_TIMEOUT_MS: String(GEMINI_TIMEOUT_MS),
-      GEMINI_SOURCE_MODE: SOURCE_MODE,
-      WORKFLOW_BUNDLE_PATH: this.bundlePath,
-      LOG_LEVEL: 'info',
-    });
-  }
-
-  async startBridge(index: number): Promise<void> {
-    this.bridges[index] = await this.start('bridge', {
-      TEMPORAL_ADDRESS: this.temporal.address,
-      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-      REDIS_URL: this.redis.url,
-      QUEUE_KEY,
-      BRIDGE_ID: BRIDGE_IDS[index]!,
-      SWEEP_STALE_AFTER_SECONDS: String(SWEEP.staleAfterSeconds),
-      SWEEP_EVERY_SECONDS: String(SWEEP.everySeconds),
-      LOG_LEVEL: 'info',
-    });
-  }
-
-  /** SIGKILL one of them, chosen by the run's seed, then a new process in its place after `downMs`. */
-  async kill(kind: 'worker' | 'bridge', downMs = 0): Promise<void> {
-    const group = kind === 'worker' ? this.workers : this.bridges;
-    const index = group.length > 1 ? Math.floor(random() * group.length) : 0;
-    const victim = group[index];
-    if (!victim) return;
-    victim.child.kill('SIGKILL');
-    await victim.exited;
-    this.keep(kind, victim);
-    await sleep(downMs);
-    await (kind === 'worker' ? this.startWorker(index) : this.startBridge(index));
-  }
-
-  /** Jobs whose workflow a bridge started, by its log lines. */
-  jobsStartedByBridges(): Set<string> {
-    const started = [...this.logs().matchAll(/"jobId":"([^"]+)"[^\n]*"msg":"job workflow started"/g)];
-    return new Set(started.map((match) => match[1]!));
-  }
-
-  async stopAll(): Promise<void> {
-    for (const [kind, group] of [
-      ['bridge', this.bridges],
-      ['worker', this.workers],
-    ] as const) {
-      for (const [index, service] of group.entries()) {
-        if (!service) continue;
-        service.child.kill('SIGTERM');
-        await service.exited;
-        this.keep(kind, service);
-        group[index] = undefined;
-      }
-    }
-  }
-
-  logs(): string {
-    return this.finished.join('\n');
-  }
-
-  private keep(kind: string, service: ServiceProcess): void {
-    this.finished.push(service.output());
-    writeFileSync(path.join(this.logDir, `${kind}-${this.finished.length}.log`), service.output());
-  }
-
-  private async start(kind: 'worker' | 'bridge', env: Record<string, string>): Promise<ServiceProcess> {
-    const service = spawnService(kind, env);
-    const failed = service.exited.then((code) => {
-      throw new Error(`the ${kind} exited (${code}) before it served:\n${service.output()}`);
-    });
-    await Promise.race([service.started, failed]);
-    failed.catch(() => undefined); // a later exit is a kill of ours
-    return service;
-  }
+/** One of a role's processes, chosen by the run's seed. */
+function victim(processes: ServiceFleet, role: ServiceRole): number {
+  const size = processes.size(role);
+  return size > 1 ? Math.floor(random() * size) : 0;
 }
 
 /** The process faults, each at its planned moment after the start. */
@@ -317,7 +221,7 @@ async function injectFaults(
     redis,
     postgres,
     temporal,
-  }: { processes: Processes; redis: RedisServer; postgres: PostgresServer; temporal: ChaosTemporal },
+  }: { processes: ServiceFleet; redis: RedisServer; postgres: PostgresServer; temporal: TemporalEngine },
 ): Promise<void> {
   const restarts: Array<Promise<void>> = [];
   for (const fault of schedule) {
@@ -326,10 +230,11 @@ async function injectFaults(
     faults.count(fault.kind);
     switch (fault.kind) {
       case 'worker_sigkill':
-        await processes.kill('worker');
+        await processes.kill('worker', victim(processes, 'worker'));
         break;
       case 'bridge_sigkill':
-        restarts.push(processes.kill('bridge', BRIDGE_DOWN_MS)); // the schedule goes on while it is down
+        // The schedule goes on while it is down.
+        restarts.push(processes.kill('bridge', victim(processes, 'bridge'), BRIDGE_DOWN_MS));
         break;
       case 'redis_restart':
         lostInRedis += await idsHeldBy(redis);
@@ -425,17 +330,6 @@ async function waitForJobsToEnd(pool: Pool, jobs: SubmittedJob[], deadline: numb
     await sleep(1_000);
   }
   console.log('  deadline reached with jobs still open: they count as stuck');
-}
-
-async function waitForWorkflowsToClose(temporal: ChaosTemporal, jobs: SubmittedJob[], deadline: number) {
-  let open = [...jobs];
-  while (open.length > 0 && Date.now() < deadline) {
-    const statuses = await Promise.all(
-      open.map((job) => temporal.client.workflow.getHandle(workflowIdForJob(job.jobId)).describe()),
-    );
-    open = open.filter((_, i) => statuses[i]!.status.name === 'RUNNING');
-    if (open.length > 0) await sleep(500);
-  }
 }
 
 /** The run's own database calls ride out the Postgres restart it causes. */

@@ -9,15 +9,18 @@ export interface LocalDatabase {
   drop(): Promise<void>;
 }
 
-/** A database on the project's PostgreSQL, created when missing, with the product's tables (`migrations/`). */
-export async function openDatabase(adminUrl: string, name: string): Promise<LocalDatabase> {
+/**
+ * A database on the project's PostgreSQL, created when missing, with the product's tables (`migrations/`). The pool's
+ * connections carry `applicationName` when given, so a run can tell them from the product's.
+ */
+export async function openDatabase(adminUrl: string, name: string, applicationName?: string): Promise<LocalDatabase> {
   await withAdmin(adminUrl, async (admin) => {
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (!rowCount) await admin.query(`CREATE DATABASE "${name}"`);
   });
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  const pool = new Pool({ connectionString: url.toString(), max: 20 });
+  const pool = new Pool({ connectionString: url.toString(), max: 20, application_name: applicationName });
   // As in production (createDatabasePool): a connection the server closes (here, DROP ... WITH (FORCE) of a
   // client still closing) must not surface as an unhandled 'error' event.
   pool.on('error', () => undefined);

@@ -32,6 +32,7 @@ const ENTRY_POINTS = {
     runsAs: 'dist/worker/main.js',
   },
   bridge: { script: 'src/bridge/main.ts', ready: '"msg":"bridge started"' },
+  'built-bridge': { script: 'dist/bridge/main.js', ready: '"msg":"bridge started"', compiled: true },
   all: { script: 'src/main.ts', ready: '"msg":"worker started"' },
   enqueue: { script: 'scripts/enqueue.ts', ready: 'pushed' },
   replay: { script: 'scripts/replay.ts', ready: 'replaying' },
@@ -66,11 +67,15 @@ export function spawnService(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  let onStarted: () => void = () => undefined;
+  let onStarted: (() => void) | undefined;
   const started = new Promise<void>((resolve) => (onStarted = resolve));
   const collect = (chunk: Buffer) => {
     output += chunk.toString();
-    if (output.includes(ready)) onStarted();
+    // Searched until found only: a soak's worker writes megabytes, and each search reads all of it.
+    if (onStarted && output.includes(ready)) {
+      onStarted();
+      onStarted = undefined;
+    }
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
@@ -87,17 +92,22 @@ export interface ImageRuntime {
   env: Record<string, string>;
 }
 
+/** The bridge's command in docker-compose.yml: the same image, without the worker's flags. */
+const BRIDGE_SCRIPT = 'dist/bridge/main.js';
+
 /**
- * How the Docker image runs `script`: the Node flags of its `CMD` (the worker's heap settings) and the variables its
- * final stage's `ENV` sets (the allocator's), so that a worker started here runs with the memory settings it is
- * deployed with. The caller's variables win.
+ * How the Docker image runs `script`: the Node flags of its `CMD` (the worker's heap settings; none for the bridge,
+ * which runs the same image as `node dist/bridge/main.js`) and the variables its final stage's `ENV` sets (the
+ * allocator's), so that a process started here runs with the memory settings it is deployed with. The caller's
+ * variables win.
  */
 export function imageRuntime(script: string): ImageRuntime {
   const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
   const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM ')).replace(/\\\n\s*/g, ' ');
   const cmd = /^CMD (\[.*\])$/m.exec(finalStage)?.[1];
-  const command = cmd ? (JSON.parse(cmd) as string[]) : [];
-  if (command[0] !== 'node' || command.at(-1) !== script) {
+  const parsed = cmd ? (JSON.parse(cmd) as string[]) : [];
+  const command = script === BRIDGE_SCRIPT ? ['node', script] : parsed;
+  if (parsed[0] !== 'node' || command.at(-1) !== script) {
     throw new Error(`the Dockerfile's CMD is not ["node", …flags, "${script}"]: ${cmd}`);
   }
   const assignments = [...finalStage.matchAll(/^ENV (.+)$/gm)].flatMap((line) => line[1]!.trim().split(/\s+/));

@@ -101,9 +101,9 @@ export class RedisServer {
     if (!this.isStopped) this.process?.kill('SIGCONT');
   }
 
-  /** The server's process id while it runs: the bench reads its CPU. */
+  /** The server's process id while it runs: the benches read its CPU, the soak its memory. */
   get pid(): number | undefined {
-    return this.isStopped ? undefined : this.process!.pid;
+    return this.isStopped ? undefined : this.process?.pid;
   }
 
   get isStopped(): boolean {

@@ -16,6 +16,8 @@ export interface JobRequest {
   userId?: string;
   source?: Buffer;
   sourcePath?: string;
+  /** A production that already has jobs, as when a user asks the same photo for more; default a new one. */
+  productionId?: string;
 }
 
 export interface SeededJob {
@@ -34,7 +36,7 @@ export async function seedJob(pool: Pool, upload: SourceUploader, request: JobRe
   const sourcePath = request.sourcePath ?? `merged-images/user-${userId}/merged_${Date.now()}.png`;
   await upload(sourcePath, sourceBytes, 'image/png');
   const sourceAttachId = await insertAttachment(pool, sourcePath, sourceBytes.length);
-  const productionId = await insertProduction(pool);
+  const productionId = request.productionId ?? (await insertProduction(pool));
   const jobId = await insertJob(
     pool,
     productionId,

@@ -51,12 +51,20 @@ export function devServerTuningArgs(overrides: Record<string, number | boolean> 
   ]);
 }
 
-/** A private dev server for one test file, or the run's shared one when jest's global set-up started it. */
-export async function startTemporal(): Promise<TestWorkflowEnvironment> {
+/**
+ * A private dev server for one test file, or the run's shared one when jest's global set-up started it. Its state is
+ * in memory unless `dbFilename` names a SQLite file (the soak's, whose histories would otherwise pile up in its RAM).
+ */
+export async function startTemporal(options: { dbFilename?: string } = {}): Promise<TestWorkflowEnvironment> {
   const shared = process.env.TEMPORAL_TEST_ADDRESS;
   if (shared) return TestWorkflowEnvironment.createFromExistingServer({ address: shared, namespace: 'default' });
   const path = process.env.TEMPORAL_CLI_PATH;
-  const server = { ip: '127.0.0.1', searchAttributes: SEARCH_ATTRIBUTES, extraArgs: devServerTuningArgs() };
+  const server = {
+    ip: '127.0.0.1',
+    searchAttributes: SEARCH_ATTRIBUTES,
+    extraArgs: devServerTuningArgs(),
+    ...(options.dbFilename && { dbFilename: options.dbFilename }),
+  };
   return TestWorkflowEnvironment.createLocal({
     server: path ? { ...server, executable: { type: 'existing-path', path } } : server,
   });

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type Redis from 'ioredis';
 import { createBridge } from '../src/bridge/bridge';
@@ -258,3 +260,37 @@ test('stop() lets the starts in flight finish and leaves the rest in Redis', asy
   expect(left.length).toBeGreaterThan(0);
   expect([...started, ...left].sort()).toEqual([...ids].sort());
 });
+
+test('the queue keeps nothing of what it handed over: 5000 takes and acknowledgements leave the heap as it was', async () => {
+  const queue = createJobQueue({
+    redisUrl: new Secret(redis.url),
+    key: `jobs-${randomUUID()}`,
+    pushSide: 'left',
+    bridgeId: 'b1',
+  });
+  const cycle = async (count: number) => {
+    for (let i = 0; i < count; i++) {
+      await queue.push(`id-${i}`);
+      await queue.take(1);
+      await queue.acknowledge(`id-${i}`);
+    }
+  };
+  try {
+    await cycle(500); // connections, compiled code
+    const before = heapAfterCollection();
+    await cycle(5_000);
+    // Raced against one promise living as long as the queue, each take and acknowledgement left a reaction on it
+    // that no collection freed: 650 bytes a job, 3 MB here.
+    expect(heapAfterCollection() - before).toBeLessThan(500_000);
+  } finally {
+    queue.close();
+  }
+});
+
+function heapAfterCollection(): number {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}

@@ -233,6 +233,18 @@ describe('GeminiStandIn driven by @google/genai', () => {
     expect(double.requests.map((request) => request.status)).toEqual([0, 200]);
   });
 
+  it('draws a latency for each call when latencyMs is a function', async () => {
+    const draws = [300, 0];
+    double.latencyMs = () => draws.shift()!;
+
+    const started = Date.now();
+    await generate();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    await generate();
+
+    expect(draws).toEqual([]);
+  });
+
   it('answers a blocked prompt with promptFeedback and no candidates', async () => {
     double.enqueue({ kind: 'prompt-blocked' }, { kind: 'prompt-blocked', blockReason: 'PROHIBITED_CONTENT' });
 

@@ -48,8 +48,11 @@ export interface GeminiRequestRecord {
   answerSha256?: string;
 }
 
+/** A fixed wait before each answer, or one drawn per call (the soak run's, between 0.5 and 3 s). */
+export type Latency = number | (() => number);
+
 export interface GeminiStandInOptions {
-  latencyMs?: number;
+  latencyMs?: Latency;
   /** When set, requests carrying another `x-goog-api-key` get the real API's 400 API_KEY_INVALID. */
   apiKey?: string;
   /** Size of the PNG answers (random noise, about 3 bytes per pixel); default 64x64. */
@@ -97,7 +100,7 @@ const USAGE = { promptTokenCount: 1290, candidatesTokenCount: 1290, totalTokenCo
 
 export class GeminiStandIn {
   readonly requests: GeminiRequestRecord[] = [];
-  latencyMs: number;
+  latencyMs: Latency;
   readonly apiVersion: string;
   /** One noise PNG per stand-in, stamped per answer (see pngStamper). */
   private stampPng?: (text: string) => EncodedImage;
@@ -158,7 +161,7 @@ export class GeminiStandIn {
     const route = GENERATE_CONTENT_PATH.exec(pathname);
     const body = await readBody(req);
     if (req.method !== 'POST' || !route || route[1] !== this.apiVersion) {
-      if (await waitUnlessClientGone(res, this.latencyMs)) sendAnswer(res, notFound(req.method, pathname));
+      if (await waitUnlessClientGone(res, this.nextLatency())) sendAnswer(res, notFound(req.method, pathname));
       return;
     }
     const model = decodeURIComponent(route[2] ?? '');
@@ -184,7 +187,7 @@ export class GeminiStandIn {
       return;
     }
     if (behaviour.kind === 'hang') return; // the socket is released when the client aborts or on stop()
-    if (!(await waitUnlessClientGone(res, this.latencyMs))) return;
+    if (!(await waitUnlessClientGone(res, this.nextLatency()))) return;
     const answer = rejection ?? this.answerTo(behaviour, model, parsed, record.imageKey);
     record.status = answer.status;
     if (answer.answerSha256) record.answerSha256 = answer.answerSha256;
@@ -203,6 +206,10 @@ export class GeminiStandIn {
     if (!(await sniffImageType(bytes)).supported) return 'not-an-image';
     parsed.image = bytes;
     return undefined;
+  }
+
+  private nextLatency(): number {
+    return typeof this.latencyMs === 'function' ? this.latencyMs() : this.latencyMs;
   }
 
   private nextBehaviour(request: { index: number; prompt: string; model: string }): GeminiBehaviour {
