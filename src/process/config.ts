@@ -80,6 +80,18 @@ const fairnessWeights = z.string().transform((text, ctx) => {
   }
   return weights;
 });
+/**
+ * Worker Versioning names (docs/deploying.md, "Deploying a new version"). Temporal refuses `.` and `:` in a deployment
+ * name (they join it to a build id) and a leading `__` in either; a build id is usually a commit hash or a tag.
+ */
+const deploymentName = required.regex(
+  /^(?!__)[A-Za-z0-9_-]{1,100}$/,
+  'must be 1 to 100 letters, digits, - or _ (not starting with __), such as image-jobs',
+);
+const buildId = required.regex(
+  /^(?!__)[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/,
+  'must be 1 to 128 letters, digits, ., _, + or -, such as a commit hash',
+);
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 
 // Where Temporal is and how to connect (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
@@ -91,43 +103,55 @@ const temporalEnv = {
 // OpenTelemetry's own variable: the collector that receives traces over OTLP/HTTP; unset, tracing is off.
 const tracingEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional() };
 
-const workerEnv = z.object({
-  ...temporalEnv,
-  ...tracingEnv,
-  DATABASE_URL: postgresUrl,
-  DATABASE_POOL_MAX: positiveInt(10),
-  DATABASE_CA_CERT: pemFile.optional(),
-  SUPABASE_URL: httpUrl,
-  SUPABASE_SERVICE_ROLE_KEY: secret,
-  STORAGE_BUCKET: text('attachments'),
-  GEMINI_API_KEY: secret,
-  GEMINI_MODEL: text('gemini-2.5-flash-image'),
-  GEMINI_BASE_URL: httpUrl.optional(),
-  // Image output (responseModalities, imageConfig) is served on v1beta; @google/genai 3 would default to v1.
-  GEMINI_API_VERSION: required.regex(/^v\d+(alpha|beta)?$/, 'must be an API version such as v1beta').default('v1beta'),
-  // Below the Gemini activity's 5-minute start-to-close timeout, so the SDK's timeout is the one that fires.
-  GEMINI_TIMEOUT_MS: positiveInt(120_000).pipe(z.number().max(240_000, 'must be at most 240000 ms')),
-  GEMINI_MAX_CONCURRENT_CALLS: positiveInt(8),
-  // How the source image reaches Gemini: a signed Storage URL Gemini fetches itself, or base64 in the request
-  // (for a Storage that Gemini cannot reach).
-  GEMINI_SOURCE_MODE: z.enum(['url', 'inline'], { error: 'must be url or inline' }).default('url'),
-  // The project's quota: enforced by the Temporal server for the Gemini task queue, across every worker.
-  GEMINI_REQUESTS_PER_MINUTE: positiveInt(500),
-  // One user's Gemini calls per minute, across the fleet: Temporal's per-fairness-key rate limit. Unset: no limit.
-  GEMINI_REQUESTS_PER_MINUTE_PER_USER: positiveInteger.optional(),
-  FAIRNESS_WEIGHTS: fairnessWeights.default({}),
-  MAX_IMAGES_PER_JOB: positiveInt(10),
-  IMAGE_CONCURRENCY_PER_JOB: positiveInt(4),
-  LOG_LEVEL: logLevel,
-  // A bundle prebuilt by `npm run build`; without it the worker bundles the workflows at start.
-  WORKFLOW_BUNDLE_PATH: z.string().trim().min(1).optional(),
-  // Prometheus scrape address of the Temporal runtime's metrics and the product's counters; unset: none.
-  METRICS_BIND_ADDRESS: z
-    .string()
-    .trim()
-    .regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464')
-    .optional(),
-});
+const workerEnv = z
+  .object({
+    ...temporalEnv,
+    ...tracingEnv,
+    DATABASE_URL: postgresUrl,
+    DATABASE_POOL_MAX: positiveInt(10),
+    DATABASE_CA_CERT: pemFile.optional(),
+    SUPABASE_URL: httpUrl,
+    SUPABASE_SERVICE_ROLE_KEY: secret,
+    STORAGE_BUCKET: text('attachments'),
+    GEMINI_API_KEY: secret,
+    GEMINI_MODEL: text('gemini-2.5-flash-image'),
+    GEMINI_BASE_URL: httpUrl.optional(),
+    // Image output (responseModalities, imageConfig) is served on v1beta; @google/genai 3 would default to v1.
+    GEMINI_API_VERSION: required
+      .regex(/^v\d+(alpha|beta)?$/, 'must be an API version such as v1beta')
+      .default('v1beta'),
+    // Below the Gemini activity's 5-minute start-to-close timeout, so the SDK's timeout is the one that fires.
+    GEMINI_TIMEOUT_MS: positiveInt(120_000).pipe(z.number().max(240_000, 'must be at most 240000 ms')),
+    GEMINI_MAX_CONCURRENT_CALLS: positiveInt(8),
+    // How the source image reaches Gemini: a signed Storage URL Gemini fetches itself, or base64 in the request
+    // (for a Storage that Gemini cannot reach).
+    GEMINI_SOURCE_MODE: z.enum(['url', 'inline'], { error: 'must be url or inline' }).default('url'),
+    // The project's quota: enforced by the Temporal server for the Gemini task queue, across every worker.
+    GEMINI_REQUESTS_PER_MINUTE: positiveInt(500),
+    // One user's Gemini calls per minute, across the fleet: Temporal's per-fairness-key rate limit. Unset: no limit.
+    GEMINI_REQUESTS_PER_MINUTE_PER_USER: positiveInteger.optional(),
+    FAIRNESS_WEIGHTS: fairnessWeights.default({}),
+    MAX_IMAGES_PER_JOB: positiveInt(10),
+    IMAGE_CONCURRENCY_PER_JOB: positiveInt(4),
+    LOG_LEVEL: logLevel,
+    // A bundle prebuilt by `npm run build`; without it the worker bundles the workflows at start.
+    WORKFLOW_BUNDLE_PATH: z.string().trim().min(1).optional(),
+    // Prometheus scrape address of the Temporal runtime's metrics and the product's counters; unset: none.
+    METRICS_BIND_ADDRESS: z
+      .string()
+      .trim()
+      .regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464')
+      .optional(),
+    // Worker Versioning: the Worker Deployment this worker belongs to. Unset, the worker is unversioned.
+    TEMPORAL_DEPLOYMENT_NAME: deploymentName.optional(),
+    // This build's id in the deployment. No default here: the Docker image sets it to the commit it was built from
+    // (its GIT_COMMIT build argument), so every image that differs has its own and two builds can never share one.
+    TEMPORAL_BUILD_ID: buildId.optional(),
+  })
+  .refine((e) => !e.TEMPORAL_DEPLOYMENT_NAME || e.TEMPORAL_BUILD_ID, {
+    path: ['TEMPORAL_BUILD_ID'],
+    error: 'is required with TEMPORAL_DEPLOYMENT_NAME: the id of this build, such as the commit it was built from',
+  });
 
 const bridgeEnv = z
   .object({
@@ -198,6 +222,11 @@ export function loadWorkerConfig(env: Env = process.env) {
     fairness: { weights: e.FAIRNESS_WEIGHTS },
     pipeline: { maxImagesPerJob: e.MAX_IMAGES_PER_JOB, imageConcurrency: e.IMAGE_CONCURRENCY_PER_JOB },
     metricsBindAddress: e.METRICS_BIND_ADDRESS,
+    // A build id alone (the image always carries one) leaves the worker unversioned.
+    deployment:
+      e.TEMPORAL_DEPLOYMENT_NAME && e.TEMPORAL_BUILD_ID
+        ? { deploymentName: e.TEMPORAL_DEPLOYMENT_NAME, buildId: e.TEMPORAL_BUILD_ID }
+        : undefined,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
     logLevel: e.LOG_LEVEL,
@@ -234,6 +263,12 @@ export type BridgeConfig = ReturnType<typeof loadBridgeConfig>;
 /** For tools that only talk to Temporal (replay, search attribute registration). */
 export function loadTemporalConfig(env: Env = process.env): TemporalSettings {
   return parseEnv(z.object(temporalEnv), env).temporal;
+}
+
+/** For `npm run deploy`: Temporal, and the Worker Deployment it acts on. */
+export function loadDeploymentConfig(env: Env = process.env): { temporal: TemporalSettings; deploymentName: string } {
+  const { e, temporal } = parseEnv(z.object({ ...temporalEnv, TEMPORAL_DEPLOYMENT_NAME: deploymentName }), env);
+  return { temporal, deploymentName: e.TEMPORAL_DEPLOYMENT_NAME };
 }
 
 /** The variables whose values are credentials, or hold one. */
