@@ -22,6 +22,7 @@ const ENTRY_POINTS = {
   all: { script: 'src/main.ts', ready: '"msg":"worker started"' },
   enqueue: { script: 'scripts/enqueue.ts', ready: 'pushed' },
   replay: { script: 'scripts/replay.ts', ready: 'replaying' },
+  deploy: { script: 'scripts/deploy.ts', ready: 'deployment' },
 };
 
 const running = new Set<ServiceProcess>();
