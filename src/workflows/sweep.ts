@@ -3,6 +3,7 @@ import { proxyActivities, setWorkflowOptions, startChild } from '@temporalio/wor
 import type { JobSteps } from '../activities';
 import { jobStartOptions } from '../contract';
 import { imageJob } from './image-job';
+import { onVersionedWorkers } from './versioning';
 
 export interface SweepInput {
   /** A job `pending` for longer than this has most likely lost its push to the queue. */
@@ -49,4 +50,4 @@ export async function sweepStalePendingJobs(input: SweepInput): Promise<SweepRes
 // a moment, and one caught by a deploy (a database step retrying) should not keep an old build's workers needed.
 // Its children are not pinned to its build either: each job starts on the current build and is pinned there. The
 // price: a change to this code must replay the sweep's histories, so it uses patched() like any unversioned code.
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, sweepStalePendingJobs);
+setWorkflowOptions(onVersionedWorkers('AUTO_UPGRADE'), sweepStalePendingJobs);
