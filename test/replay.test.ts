@@ -34,9 +34,11 @@ test('every stored history replays against the current workflow code', async () 
     'searchable',
     'some-made',
   ];
+  // `pinned`: recorded on a versioned worker, its workflow tasks stamped with a deployment version and PINNED.
+  const localSteps = [...runs.slice(0, 5), 'pinned', ...runs.slice(5), 'url-fallback']; // in file name order
   expect(histories.map((h) => h.workflowId)).toEqual([
     ...runs.map((run) => `before-local-steps/${run}`),
-    ...[...runs, 'url-fallback'].map((run) => `local-steps/${run}`),
+    ...localSteps.map((run) => `local-steps/${run}`),
   ]);
   const replayed: string[] = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
