@@ -44,29 +44,7 @@ export async function startStack(
     StorageStandIn.start({ serviceKey: FAKE_SERVICE_KEY }),
     options.temporal ? startTemporal() : undefined,
   ]);
-  const activities = stackActivities({ db, gemini, storage }, options);
-  return {
-    temporal,
-    db,
-    gemini,
-    storage,
-    activities,
-    async stop() {
-      await Promise.all([temporal?.teardown(), db.drop(), gemini.stop(), storage.stop()]);
-    },
-  };
-}
-
-/**
- * The product's activities against the stack's database, Storage and `gemini`: a second Gemini stand-in gives a
- * second set of workers (another build, in the deploy test) calls of their own, each set's answered apart.
- */
-export function stackActivities(
-  stack: Pick<Stack, 'db' | 'storage' | 'gemini'>,
-  options: { geminiTimeoutMs?: number; maxImagesPerJob?: number; sourceMode?: SourceMode } = {},
-): Activities {
-  const { db, gemini, storage } = stack;
-  return createActivities({
+  const activities = createActivities({
     db: createJobStore(db.pool),
     storage: createImageStore(
       createStorageClient({ url: storage.url, serviceKey: new Secret(FAKE_SERVICE_KEY), bucket: BUCKET }),
@@ -88,6 +66,16 @@ export function stackActivities(
     imageConcurrency: 4,
     secrets: [FAKE_GEMINI_KEY, FAKE_SERVICE_KEY],
   });
+  return {
+    temporal,
+    db,
+    gemini,
+    storage,
+    activities,
+    async stop() {
+      await Promise.all([temporal?.teardown(), db.drop(), gemini.stop(), storage.stop()]);
+    },
+  };
 }
 
 /** What a worker process needs to work against the stack's database and stand-ins; Temporal is the caller's. */

@@ -2,13 +2,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { workflowIdForJob } from '../src/contract';
 import { checkInvariants } from '../chaos/invariants';
 import { freePort } from '../dev/ports';
 import { spawnService } from '../dev/processes';
 import { DATA_DIR } from '../dev/setup-scripts';
-import { FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, stackActivities, startStack, type Stack } from '../dev/stack';
+import { FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, startStack, type Stack } from '../dev/stack';
 import { GeminiStandIn } from '../dev/stand-ins/gemini';
 import { TemporalCluster } from '../dev/temporal-cluster';
 import { startDevServerProcess } from '../dev/temporal-dev-server';
@@ -110,15 +110,36 @@ describe('npm run deploy refuses, with a reason', () => {
   });
 });
 
+/** Each build's workflow bundle as a file, prebuilt as an image carries it (WORKFLOW_BUNDLE_PATH). */
+let bundleFiles: Promise<{ old: string; next: string }> | undefined;
+function writeBundles(): Promise<{ old: string; next: string }> {
+  bundleFiles ??= (async () => {
+    const folder = path.join(DATA_DIR, 'deploy-test');
+    mkdirSync(folder, { recursive: true });
+    const files = { old: path.join(folder, 'old-build.js'), next: path.join(folder, 'next-build.js') };
+    writeFileSync(files.old, (await workflowBundle()).code);
+    writeFileSync(files.next, (await nextBuildBundle()).code);
+    return files;
+  })();
+  return bundleFiles;
+}
+
+let nextBundle: ReturnType<typeof bundleWorkflowCode> | undefined;
+function nextBuildBundle() {
+  nextBundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('./fixtures/next-build-workflows'),
+    logger: quietLogger,
+  });
+  return nextBundle;
+}
+
 describe.each(engines)('a deploy on the %s', (engineName, startEngine) => {
   let engine: Engine | undefined;
   let stack: Stack | undefined;
   let nextGemini: GeminiStandIn | undefined;
   let connection: Connection;
-  let nativeConnection: NativeConnection;
   let client: Client;
   let run: DeployRun;
-  let nextBundle: Awaited<ReturnType<typeof bundleWorkflowCode>>;
 
   beforeAll(async () => {
     const started = await Promise.allSettled([
@@ -129,27 +150,20 @@ describe.each(engines)('a deploy on the %s', (engineName, startEngine) => {
     for (const result of started) if (result.status === 'rejected') throw result.reason;
     connection = await Connection.connect({ address: engine!.address });
     client = new Client({ connection, namespace: engine!.namespace });
-    nativeConnection = await NativeConnection.connect({ address: engine!.address });
-    nextBundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('./fixtures/next-build-workflows'),
-      logger: quietLogger,
-    });
     run = await runDeployScenario({
       client,
-      connection: nativeConnection,
       namespace: engine!.namespace,
       address: engine!.address,
       taskQueue: uniqueTaskQueue('deploy'),
       deploymentName: `image-jobs-${Math.random().toString(36).slice(2, 10)}`,
       stack: stack!,
-      next: { gemini: nextGemini!, activities: stackActivities({ ...stack!, gemini: nextGemini! }) },
-      bundles: { old: await workflowBundle(), next: nextBundle },
+      nextGemini: nextGemini!,
+      bundlePaths: await writeBundles(),
     });
     reportTimeline(engineName, run);
   }, 300_000);
 
   afterAll(async () => {
-    await nativeConnection?.close();
     await connection?.close();
     await Promise.all([engine?.stop(), stack?.stop(), nextGemini?.stop()]);
   }, 60_000);
@@ -201,9 +215,22 @@ describe.each(engines)('a deploy on the %s', (engineName, startEngine) => {
     // The change is a breaking one: an old build's run replayed on the new code fails.
     const old = jobsOf('before the deploy')[0]!;
     const history = await client.workflow.getHandle(workflowIdForJob(old.jobId)).fetchHistory();
-    await expect(Worker.runReplayHistory({ workflowBundle: nextBundle }, history)).rejects.toThrow(
+    await expect(Worker.runReplayHistory({ workflowBundle: await nextBuildBundle() }, history)).rejects.toThrow(
       DeterminismViolationError,
     );
+  });
+
+  test('each build ran as worker processes that said which build they were, and drained and exited 0 on SIGTERM', () => {
+    expect(run.workerLogs.map((worker) => [worker.buildId, worker.exitCode])).toEqual([
+      [BUILDS.old, 0],
+      [BUILDS.next, 0],
+      [BUILDS.old, 0],
+    ]);
+    for (const worker of run.workerLogs) {
+      expect(worker.output).toContain(
+        `"deploymentName":"${run.deployment.deploymentName}","buildId":"${worker.buildId}","msg":"worker started"`,
+      );
+    }
   });
 
   test('the old build drained: the server said so once its last job ended, then its workers stopped', () => {
@@ -250,7 +277,7 @@ describe.each(engines)('a deploy on the %s', (engineName, startEngine) => {
       storage: stack!.storage,
       geminiRequests: [...stack!.gemini.requests, ...nextGemini!.requests],
       jobs: run.jobs,
-      logs: run.commands.map((command) => command.output).join('\n'),
+      logs: [...run.workerLogs, ...run.commands].map((process) => process.output).join('\n'),
       secrets: [FAKE_GEMINI_KEY, FAKE_SERVICE_KEY],
     });
     expect(verdict.invariants.filter((invariant) => invariant.broken > 0)).toEqual([]);

@@ -1,17 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
-import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { Activities } from '../../src/activities';
 import { ensureSweepSchedule } from '../../src/bridge/sweep-schedule';
 import { jobStartOptions, workflowIdForJob } from '../../src/contract';
 import { buildOf, type DeploymentTarget } from '../../src/worker/deployment';
-import { createWorkers, runWorkers } from '../../src/worker/worker';
 import { imageJob } from '../../src/workflows';
 import type { SubmittedJob } from '../../chaos/invariants';
-import { spawnService } from '../../dev/processes';
-import { seedJob, type Stack } from '../../dev/stack';
+import { spawnService, type ServiceProcess } from '../../dev/processes';
+import { seedJob, workerEnvironment, type Stack } from '../../dev/stack';
 import { untilVersionPolls } from '../../dev/workers';
 import type { GeminiStandIn } from '../../dev/stand-ins/gemini';
 import { eventually } from './eventually';
@@ -61,6 +57,8 @@ export interface DeployRun {
   commands: { args: string[]; code: number | null; output: string }[];
   /** The sweep's own run: how it was bound, and where. */
   sweep: { buildId?: string; behavior?: string; started: string[] };
+  /** Everything each worker process wrote, in the order they started: old, next, old again for the rollback. */
+  workerLogs: { buildId: string; output: string; exitCode: number | null }[];
 }
 
 export const BUILDS = { old: 'v1', next: 'v2' } as const;
@@ -69,62 +67,56 @@ export const BUILDS = { old: 'v1', next: 'v2' } as const;
 const OLD_GEMINI_LATENCY_MS = 4_000;
 const PLAN = { before: 20, ramp: 16, promoted: 10, rollback: 3 };
 
-interface Build {
-  stop(): Promise<void>;
-}
-
 export interface DeployScenarioOptions {
   client: Client;
-  connection: NativeConnection;
   namespace: string;
-  /** How `npm run deploy` reaches the same server. */
+  /** Where the worker processes and `npm run deploy` reach the same server. */
   address: string;
   taskQueue: string;
   deploymentName: string;
   stack: Stack;
-  /** The next build's Gemini stand-in and activities using it; the stack's own serve the old build. */
-  next: { gemini: GeminiStandIn; activities: Activities };
-  bundles: { old: WorkflowBundleWithSourceMap; next: WorkflowBundleWithSourceMap };
+  /** The next build's Gemini stand-in; the stack's own serves the old build. */
+  nextGemini: GeminiStandIn;
+  /** Each build's prebuilt workflow bundle (WORKFLOW_BUNDLE_PATH), as an image carries its own. */
+  bundlePaths: { old: string; next: string };
 }
 
 export async function runDeployScenario(options: DeployScenarioOptions): Promise<DeployRun> {
   const { client, taskQueue, stack } = options;
   const deployment = { client, namespace: options.namespace, deploymentName: options.deploymentName };
-  const version = (buildId: string): WorkerDeploymentVersion => ({ deploymentName: options.deploymentName, buildId });
-  const builds: Build[] = [];
-  const startBuild = async (buildId: string, activities: Activities, bundle: WorkflowBundleWithSourceMap) => {
-    const workers = await createWorkers({
-      connection: options.connection,
-      namespace: options.namespace,
-      taskQueue,
-      activities,
-      maxConcurrentGeminiCalls: 64,
-      workflowBundle: bundle,
-      shutdownGraceTime: '1 second',
-      deployment: version(buildId),
+  const temporalEnv = {
+    TEMPORAL_ADDRESS: options.address,
+    TEMPORAL_NAMESPACE: options.namespace,
+    TEMPORAL_DEPLOYMENT_NAME: options.deploymentName,
+  };
+  const workers: { buildId: string; process: ServiceProcess }[] = [];
+  /** A worker process of the build, as its image would run it, serving once the server lists it polling. */
+  const startBuild = async (buildId: string, gemini: GeminiStandIn, bundlePath: string) => {
+    const worker = spawnService('worker', {
+      ...workerEnvironment({ ...stack, gemini }),
+      ...temporalEnv,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      TEMPORAL_BUILD_ID: buildId,
+      WORKFLOW_BUNDLE_PATH: bundlePath,
+      GEMINI_MAX_CONCURRENT_CALLS: '64',
     });
-    const running = runWorkers(workers);
-    const build = {
-      async stop() {
-        for (const worker of workers as Worker[]) if (worker.getState() === 'RUNNING') worker.shutdown();
-        await running;
-      },
-    };
-    builds.push(build);
-    await untilVersionPolls(client, options.namespace, version(buildId), taskQueue);
-    return build;
+    workers.push({ buildId, process: worker });
+    await Promise.race([
+      worker.started,
+      worker.exited.then((code) => Promise.reject(new Error(`worker ${buildId} exited ${code}: ${worker.output()}`))),
+    ]);
+    await untilVersionPolls(client, options.namespace, { deploymentName: options.deploymentName, buildId }, taskQueue);
+    return worker;
+  };
+  /** SIGTERM, as a deploy stops a container: the worker drains and exits 0. */
+  const stopBuild = async (worker: ServiceProcess) => {
+    worker.child.kill('SIGTERM');
+    const code = await worker.exited;
+    if (code !== 0) throw new Error(`a worker exited ${code} on SIGTERM: ${worker.output()}`);
   };
   const commands: DeployRun['commands'] = [];
   const deploy = async (...args: string[]) => {
-    const command = spawnService(
-      'deploy',
-      {
-        TEMPORAL_ADDRESS: options.address,
-        TEMPORAL_NAMESPACE: options.namespace,
-        TEMPORAL_DEPLOYMENT_NAME: options.deploymentName,
-      },
-      args,
-    );
+    const command = spawnService('deploy', temporalEnv, args);
     const code = await command.exited;
     commands.push({ args, code, output: command.output() });
     if (code !== 0) throw new Error(`npm run deploy -- ${args.join(' ')} exited ${code}: ${command.output()}`);
@@ -161,9 +153,9 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
   };
 
   stack.gemini.latencyMs = OLD_GEMINI_LATENCY_MS;
-  options.next.gemini.latencyMs = 200;
+  options.nextGemini.latencyMs = 200;
   try {
-    let old = await startBuild(BUILDS.old, stack.activities, options.bundles.old);
+    let old = await startBuild(BUILDS.old, stack.gemini, options.bundlePaths.old);
     await deploy('promote', BUILDS.old);
 
     const began = Date.now();
@@ -175,7 +167,7 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
       'every job of the old build making its first image',
     );
 
-    await startBuild(BUILDS.next, options.next.activities, options.bundles.next);
+    await startBuild(BUILDS.next, options.nextGemini, options.bundlePaths.next);
     await deploy('ramp', BUILDS.next, '50');
     const rampedAt = since();
     await start('during the ramp', planned.ramp);
@@ -193,12 +185,12 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
     await Promise.all(submitted.map(({ job }) => client.workflow.getHandle(workflowIdForJob(job.jobId)).result()));
     const oldBuildLastJobEndedAt = await lastCloseOnBuild(client, submitted, BUILDS.old, began);
     const oldBuildDrainedAt = await oldBuildDrained;
-    await old.stop();
+    await stopBuild(old);
     const oldWorkersStoppedAt = since();
     await deploy('status');
 
     // A rollback: the old build's workers back up, then new jobs go to it again.
-    old = await startBuild(BUILDS.old, stack.activities, options.bundles.old);
+    old = await startBuild(BUILDS.old, stack.gemini, options.bundlePaths.old);
     await deploy('rollback');
     const rolledBackAt = since();
     await start('after the rollback', planned.rollback);
@@ -207,7 +199,7 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
 
     const jobs = await Promise.all(
       submitted.map(({ job, phase }) =>
-        describeRun(client, job, phase, began, { old: stack.gemini, next: options.next.gemini }),
+        describeRun(client, job, phase, began, { old: stack.gemini, next: options.nextGemini }),
       ),
     );
     return {
@@ -225,9 +217,16 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
       },
       commands,
       sweep: sweep.run,
+      workerLogs: await Promise.all(
+        workers.map(async ({ buildId, process }) => {
+          process.child.kill('SIGTERM');
+          return { buildId, exitCode: await process.exited, output: process.output() };
+        }),
+      ),
     };
   } finally {
-    await Promise.all(builds.map((build) => build.stop()));
+    for (const worker of workers) worker.process.child.kill('SIGTERM');
+    await Promise.all(workers.map((worker) => worker.process.exited));
     stack.gemini.latencyMs = 0;
   }
 }
