@@ -7,7 +7,7 @@ import { imageRuntime } from '../dev/processes';
 
 interface Service {
   image?: string;
-  build?: { dockerfile: string };
+  build?: { dockerfile: string; args?: Record<string, string> };
   command?: string[] | null;
   entrypoint?: string[];
   environment?: Record<string, string>;
@@ -17,14 +17,19 @@ interface Service {
 
 const root = path.join(__dirname, '..');
 
-/** The services as Compose reads docker-compose.yml: paths absolute, anchors and merges resolved. */
-function composeConfig(): Record<string, Service> {
+/**
+ * The services as Compose reads docker-compose.yml: paths absolute, anchors and merges resolved, with `shell`'s
+ * variables as a shell would give them.
+ */
+function composeConfig(shell: Record<string, string> = {}): Record<string, Service> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...(process.env.DOCKER_COMPOSE_CONFIG ? { DOCKER_CONFIG: process.env.DOCKER_COMPOSE_CONFIG } : {}),
   };
   // Compose interpolates from the shell before .env; the namespace check below wants .env's value (the worker's).
   delete env.TEMPORAL_NAMESPACE;
+  delete env.GIT_COMMIT;
+  Object.assign(env, shell);
   const json = execFileSync('docker', ['compose', 'config', '--format', 'json'], { cwd: root, env, encoding: 'utf8' });
   return (JSON.parse(json) as { services: Record<string, Service> }).services;
 }
@@ -80,6 +85,26 @@ test('docker compose config accepts docker-compose.yml: Temporal on Postgres, We
     nodeFlags: ['--max-semi-space-size=4'],
     env: { NODE_ENV: 'production', WORKFLOW_BUNDLE_PATH: '/app/dist/workflow-bundle.js', MALLOC_ARENA_MAX: '2' },
   });
+});
+
+test("the image carries the commit it is built from as the worker's build id, and compose tags it so", () => {
+  // GIT_COMMIT=$(git rev-parse --short HEAD) docker compose build: the argument, and the tag that keeps each build's
+  // image at hand, so a new build can run beside the old one during a versioned rollout.
+  for (const [shell, tag, commit] of [
+    [{ GIT_COMMIT: '3f2c9ab' }, '3f2c9ab', '3f2c9ab'],
+    [{}, 'latest', ''],
+  ] as const) {
+    const { worker, bridge } = composeConfig(shell);
+    for (const service of [worker!, bridge!]) {
+      expect(service.build).toMatchObject({ dockerfile: 'Dockerfile', args: { GIT_COMMIT: commit } });
+      expect(service.image).toBe(`quel-image-jobs:${tag}`);
+    }
+  }
+  // The final stage turns the argument into the worker's TEMPORAL_BUILD_ID (empty: an unversioned worker only).
+  const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+  const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  expect(finalStage).toMatch(/^ARG GIT_COMMIT=""$/m);
+  expect(finalStage).toMatch(/^ENV TEMPORAL_BUILD_ID=\$\{GIT_COMMIT\}$/m);
 });
 
 test("compose's Temporal is the server the tests run: same release, same config file, same dynamic config", () => {
