@@ -15,6 +15,7 @@ import { abortOnSignals, runEntryPoint } from '../../src/process/entry-point';
 import { createLogger, humanLines } from '../../src/process/logger';
 import { lazyClient, registerSearchAttributes } from '../../src/process/temporal-connection';
 import { startTracing } from '../../src/process/start-tracing';
+import { buildOf } from '../../src/worker/deployment';
 import { installTemporalRuntime, runWorker } from '../../src/worker/worker';
 import { openDatabase } from '../database';
 import { isListening } from '../ports';
@@ -178,6 +179,11 @@ async function main(once: boolean): Promise<number> {
     };
     const workflowUrl = (jobId: string) =>
       uiUrl && `${uiUrl}/namespaces/${workerConfig.temporal.namespace}/workflows/${workflowIdForJob(jobId)}`;
+    const workflowBuild = (jobId: string) =>
+      client.workflow
+        .getHandle(workflowIdForJob(jobId))
+        .describe()
+        .then(buildOf, () => undefined);
     const publicUrl = (objectPath: string) =>
       `${workerConfig.storage.url}/storage/v1/object/public/${workerConfig.storage.bucket}/${objectPath}`;
     const page = await startPageServer({
@@ -187,6 +193,7 @@ async function main(once: boolean): Promise<number> {
       startJob,
       publicUrl,
       workflowUrl,
+      workflowBuild,
       logFile,
     });
     cleanups.unshift(() => page.stop());
