@@ -270,6 +270,13 @@ describe.each(engines)('a deploy on the %s', (engineName, startEngine) => {
     for (const job of jobsOf('after the rollback')) expect(where(job)).toEqual(on(BUILDS.old));
   });
 
+  test('temporal worker deployment describe, the CLI command for the same, agrees', () => {
+    expect(run.cliDescription).toMatchObject({
+      name: run.deployment.deploymentName,
+      routingConfig: { currentVersionBuildID: BUILDS.old, rampingVersionBuildID: '' },
+    });
+  });
+
   test('every invariant of the chaos run holds over all the jobs', async () => {
     const verdict = await checkInvariants({
       pool: stack!.db.pool,

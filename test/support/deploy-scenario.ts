@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ensureSweepSchedule } from '../../src/bridge/sweep-schedule';
@@ -57,11 +59,14 @@ export interface DeployRun {
   commands: { args: string[]; code: number | null; output: string }[];
   /** The sweep's own run: how it was bound, and where. */
   sweep: { buildId?: string; behavior?: string; started: string[] };
+  /** `temporal worker deployment describe -o json` at the end, the CLI command docs/deploying.md gives for status. */
+  cliDescription: unknown;
   /** Everything each worker process wrote, in the order they started: old, next, old again for the rollback. */
   workerLogs: { buildId: string; output: string; exitCode: number | null }[];
 }
 
 export const BUILDS = { old: 'v1', next: 'v2' } as const;
+const run = promisify(execFile);
 
 /** Long enough that every job started before the deploy outlives it (four images one after another). */
 const OLD_GEMINI_LATENCY_MS = 4_000;
@@ -196,6 +201,7 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
     await start('after the rollback', planned.rollback);
     await Promise.all(submitted.map(({ job }) => client.workflow.getHandle(workflowIdForJob(job.jobId)).result()));
     await deploy('status');
+    const cliDescription = await describeWithCli(options);
 
     const jobs = await Promise.all(
       submitted.map(({ job, phase }) =>
@@ -216,6 +222,7 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
         rolledBackAt,
       },
       commands,
+      cliDescription,
       sweep: sweep.run,
       workerLogs: await Promise.all(
         workers.map(async ({ buildId, process }) => {
@@ -229,6 +236,15 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
     await Promise.all(workers.map((worker) => worker.process.exited));
     stack.gemini.latencyMs = 0;
   }
+}
+
+async function describeWithCli(options: DeployScenarioOptions): Promise<unknown> {
+  const cli = process.env.TEMPORAL_CLI_PATH;
+  if (!cli) throw new Error("TEMPORAL_CLI_PATH is not set: jest's global set-up exports it");
+  const args = ['worker', 'deployment', 'describe', '--name', options.deploymentName, '--output', 'json'];
+  const connection = ['--address', options.address, '--namespace', options.namespace];
+  const { stdout } = await run(cli, [...args, ...connection]);
+  return JSON.parse(stdout);
 }
 
 /** Resolves when the server first reports the build drained: no run pinned to it is open any more. */
@@ -264,6 +280,9 @@ async function sweepOnce(options: DeployScenarioOptions, taskQueue: string) {
     );
     const handle = client.workflow.getHandle(sweepRun.workflowId, sweepRun.firstExecutionRunId);
     const result = (await handle.result()) as { started: string[] };
+    // As the Web UI's list finds it: the behavior is a search attribute too.
+    const query = `WorkflowId = '${sweepRun.workflowId}' AND TemporalWorkflowVersioningBehavior = 'AutoUpgrade'`;
+    await eventually(async () => (await client.workflow.count(query)).count === 1, `the sweep listed by ${query}`);
     return {
       job: { jobId: seeded.jobId, productionId: seeded.productionId, userId: 'deploy-user-swept', quantity: 1 },
       run: { ...buildOf(await handle.describe()), started: result.started },
