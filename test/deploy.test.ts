@@ -253,10 +253,16 @@ describe.each(engines)('a deploy on the %s', (engineName, startEngine) => {
       ['status', 0],
       ['rollback', 0],
       ['status', 0],
+      [`ramp ${BUILDS.next} 25`, 0],
+      ['rollback', 0],
     ]);
-    const output = (args: string) => run.commands.find((command) => command.args.join(' ') === args)!.output;
-    expect(output(`ramp ${BUILDS.next} 50`)).toContain(`ramping: 50 % of new jobs go to ${BUILDS.next}`);
-    expect(output('rollback')).toContain(`current: ${BUILDS.old} again (was ${BUILDS.next})`);
+    const output = (args: string) =>
+      run.commands.filter((command) => command.args.join(' ') === args).map((c) => c.output);
+    expect(output(`ramp ${BUILDS.next} 50`)).toEqual([`ramping: 50 % of new jobs go to ${BUILDS.next}\n`]);
+    expect(output('rollback')).toEqual([
+      `current: ${BUILDS.old} again (was ${BUILDS.next}); jobs pinned to ${BUILDS.next} finish on it\n`,
+      `ramp to ${BUILDS.next} taken off; new jobs go to the current build\n`,
+    ]);
     const [afterPromotion, , afterRollback] = run.commands.filter((command) => command.args[0] === 'status');
     expect(afterPromotion!.output).toContain(
       `deployment ${run.deployment.deploymentName}\n  current: ${BUILDS.next}\n`,
@@ -270,7 +276,7 @@ describe.each(engines)('a deploy on the %s', (engineName, startEngine) => {
     for (const job of jobsOf('after the rollback')) expect(where(job)).toEqual(on(BUILDS.old));
   });
 
-  test('temporal worker deployment describe, the CLI command for the same, agrees', () => {
+  test('temporal worker deployment describe, the CLI command for the same, agrees: the ramp rolled back is gone', () => {
     expect(run.cliDescription).toMatchObject({
       name: run.deployment.deploymentName,
       routingConfig: { currentVersionBuildID: BUILDS.old, rampingVersionBuildID: '' },

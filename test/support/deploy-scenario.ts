@@ -201,6 +201,9 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
     await start('after the rollback', planned.rollback);
     await Promise.all(submitted.map(({ job }) => client.workflow.getHandle(workflowIdForJob(job.jobId)).result()));
     await deploy('status');
+    // A ramp taken back: rollback ends it, and the current build stays as it was.
+    await deploy('ramp', BUILDS.next, '25');
+    await deploy('rollback');
     const cliDescription = await describeWithCli(options);
 
     const jobs = await Promise.all(
