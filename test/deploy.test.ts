@@ -2,16 +2,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DeterminismViolationError } from '@temporalio/workflow';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { workflowIdForJob } from '../src/contract';
 import { checkInvariants } from '../chaos/invariants';
-import { freePort } from '../dev/ports';
 import { spawnService } from '../dev/processes';
 import { DATA_DIR } from '../dev/setup-scripts';
 import { FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, startStack, type Stack } from '../dev/stack';
 import { GeminiStandIn } from '../dev/stand-ins/gemini';
 import { TemporalCluster } from '../dev/temporal-cluster';
-import { startDevServerProcess } from '../dev/temporal-dev-server';
+import { startTemporal } from '../dev/temporal-dev-server';
 import { quietLogger, uniqueTaskQueue, workflowBundle } from '../dev/workers';
 import { BUILDS, runDeployScenario, type DeployRun, type JobRun } from './support/deploy-scenario';
 
@@ -40,15 +40,8 @@ const engines: [string, () => Promise<Engine>][] = [
   [
     'dev server',
     async () => {
-      const port = await freePort();
-      mkdirSync(DATA_DIR, { recursive: true });
-      const server = await startDevServerProcess({
-        cliPath: process.env.TEMPORAL_CLI_PATH!,
-        port,
-        logFile: path.join(DATA_DIR, 'temporal-deploy-test.log'),
-        dynamicConfig: DRAINAGE_CHECKS,
-      });
-      return { address: server.address, namespace: 'default', stop: server.stop };
+      const env = await startTemporal(DRAINAGE_CHECKS);
+      return { address: env.address, namespace: env.namespace ?? 'default', stop: () => env.teardown() };
     },
   ],
   [
@@ -69,7 +62,14 @@ describe('npm run deploy refuses, with a reason', () => {
     const command = spawnService('deploy', env, args);
     return { code: await command.exited, output: command.output() };
   };
-  const server = () => ({ TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS!, TEMPORAL_NAMESPACE: 'default' });
+  let temporal: TestWorkflowEnvironment;
+  beforeAll(async () => {
+    temporal = await startTemporal();
+  });
+  afterAll(async () => {
+    await temporal?.teardown();
+  });
+  const server = () => ({ TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: temporal.namespace ?? 'default' });
 
   test('a command it does not know, or one missing its build: the usage, exit 2', async () => {
     for (const args of [[], ['deploy'], ['promote'], ['ramp', 'v2']]) {
