@@ -103,55 +103,54 @@ const temporalEnv = {
 // OpenTelemetry's own variable: the collector that receives traces over OTLP/HTTP; unset, tracing is off.
 const tracingEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional() };
 
-const workerEnv = z
-  .object({
-    ...temporalEnv,
-    ...tracingEnv,
-    DATABASE_URL: postgresUrl,
-    DATABASE_POOL_MAX: positiveInt(10),
-    DATABASE_CA_CERT: pemFile.optional(),
-    SUPABASE_URL: httpUrl,
-    SUPABASE_SERVICE_ROLE_KEY: secret,
-    STORAGE_BUCKET: text('attachments'),
-    GEMINI_API_KEY: secret,
-    GEMINI_MODEL: text('gemini-2.5-flash-image'),
-    GEMINI_BASE_URL: httpUrl.optional(),
-    // Image output (responseModalities, imageConfig) is served on v1beta; @google/genai 3 would default to v1.
-    GEMINI_API_VERSION: required
-      .regex(/^v\d+(alpha|beta)?$/, 'must be an API version such as v1beta')
-      .default('v1beta'),
-    // Below the Gemini activity's 5-minute start-to-close timeout, so the SDK's timeout is the one that fires.
-    GEMINI_TIMEOUT_MS: positiveInt(120_000).pipe(z.number().max(240_000, 'must be at most 240000 ms')),
-    GEMINI_MAX_CONCURRENT_CALLS: positiveInt(8),
-    // How the source image reaches Gemini: a signed Storage URL Gemini fetches itself, or base64 in the request
-    // (for a Storage that Gemini cannot reach).
-    GEMINI_SOURCE_MODE: z.enum(['url', 'inline'], { error: 'must be url or inline' }).default('url'),
-    // The project's quota: enforced by the Temporal server for the Gemini task queue, across every worker.
-    GEMINI_REQUESTS_PER_MINUTE: positiveInt(500),
-    // One user's Gemini calls per minute, across the fleet: Temporal's per-fairness-key rate limit. Unset: no limit.
-    GEMINI_REQUESTS_PER_MINUTE_PER_USER: positiveInteger.optional(),
-    FAIRNESS_WEIGHTS: fairnessWeights.default({}),
-    MAX_IMAGES_PER_JOB: positiveInt(10),
-    IMAGE_CONCURRENCY_PER_JOB: positiveInt(4),
-    LOG_LEVEL: logLevel,
-    // A bundle prebuilt by `npm run build`; without it the worker bundles the workflows at start.
-    WORKFLOW_BUNDLE_PATH: z.string().trim().min(1).optional(),
-    // Prometheus scrape address of the Temporal runtime's metrics and the product's counters; unset: none.
-    METRICS_BIND_ADDRESS: z
-      .string()
-      .trim()
-      .regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464')
-      .optional(),
-    // Worker Versioning: the Worker Deployment this worker belongs to. Unset, the worker is unversioned.
-    TEMPORAL_DEPLOYMENT_NAME: deploymentName.optional(),
-    // This build's id in the deployment. No default here: the Docker image sets it to the commit it was built from
-    // (its GIT_COMMIT build argument), so every image that differs has its own and two builds can never share one.
-    TEMPORAL_BUILD_ID: buildId.optional(),
-  })
-  .refine((e) => !e.TEMPORAL_DEPLOYMENT_NAME || e.TEMPORAL_BUILD_ID, {
-    path: ['TEMPORAL_BUILD_ID'],
-    error: 'is required with TEMPORAL_DEPLOYMENT_NAME: the id of this build, such as the commit it was built from',
-  });
+const workerEnv = z.object({
+  ...temporalEnv,
+  ...tracingEnv,
+  DATABASE_URL: postgresUrl,
+  DATABASE_POOL_MAX: positiveInt(10),
+  DATABASE_CA_CERT: pemFile.optional(),
+  SUPABASE_URL: httpUrl,
+  SUPABASE_SERVICE_ROLE_KEY: secret,
+  STORAGE_BUCKET: text('attachments'),
+  GEMINI_API_KEY: secret,
+  GEMINI_MODEL: text('gemini-2.5-flash-image'),
+  GEMINI_BASE_URL: httpUrl.optional(),
+  // Image output (responseModalities, imageConfig) is served on v1beta; @google/genai 3 would default to v1.
+  GEMINI_API_VERSION: required.regex(/^v\d+(alpha|beta)?$/, 'must be an API version such as v1beta').default('v1beta'),
+  // Below the Gemini activity's 5-minute start-to-close timeout, so the SDK's timeout is the one that fires.
+  GEMINI_TIMEOUT_MS: positiveInt(120_000).pipe(z.number().max(240_000, 'must be at most 240000 ms')),
+  GEMINI_MAX_CONCURRENT_CALLS: positiveInt(8),
+  // How the source image reaches Gemini: a signed Storage URL Gemini fetches itself, or base64 in the request
+  // (for a Storage that Gemini cannot reach).
+  GEMINI_SOURCE_MODE: z.enum(['url', 'inline'], { error: 'must be url or inline' }).default('url'),
+  // The project's quota: enforced by the Temporal server for the Gemini task queue, across every worker.
+  GEMINI_REQUESTS_PER_MINUTE: positiveInt(500),
+  // One user's Gemini calls per minute, across the fleet: Temporal's per-fairness-key rate limit. Unset: no limit.
+  GEMINI_REQUESTS_PER_MINUTE_PER_USER: positiveInteger.optional(),
+  FAIRNESS_WEIGHTS: fairnessWeights.default({}),
+  MAX_IMAGES_PER_JOB: positiveInt(10),
+  IMAGE_CONCURRENCY_PER_JOB: positiveInt(4),
+  LOG_LEVEL: logLevel,
+  // A bundle prebuilt by `npm run build`; without it the worker bundles the workflows at start.
+  WORKFLOW_BUNDLE_PATH: z.string().trim().min(1).optional(),
+  // Prometheus scrape address of the Temporal runtime's metrics and the product's counters; unset: none.
+  METRICS_BIND_ADDRESS: z
+    .string()
+    .trim()
+    .regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464')
+    .optional(),
+  // Worker Versioning: the Worker Deployment this worker belongs to. Unset, the worker is unversioned.
+  TEMPORAL_DEPLOYMENT_NAME: deploymentName.optional(),
+  // This build's id in the deployment. No default here: the Docker image sets it to the commit it was built from
+  // (its GIT_COMMIT build argument), so every image that differs has its own and two builds can never share one.
+  TEMPORAL_BUILD_ID: buildId.optional(),
+});
+
+// A deployment name needs a build id; a build id alone (every image carries one) leaves the worker unversioned.
+const checkedWorkerEnv = workerEnv.refine((e) => !e.TEMPORAL_DEPLOYMENT_NAME || e.TEMPORAL_BUILD_ID, {
+  path: ['TEMPORAL_BUILD_ID'],
+  error: 'is required with TEMPORAL_DEPLOYMENT_NAME: the id of this build, such as the commit it was built from',
+});
 
 const bridgeEnv = z
   .object({
@@ -199,7 +198,7 @@ function parseEnv<S extends z.ZodObject<typeof temporalEnv>>(
 }
 
 export function loadWorkerConfig(env: Env = process.env) {
-  const { e, temporal } = parseEnv(workerEnv, env);
+  const { e, temporal } = parseEnv(checkedWorkerEnv, env);
   return {
     temporal,
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, caCert: e.DATABASE_CA_CERT },
@@ -222,7 +221,6 @@ export function loadWorkerConfig(env: Env = process.env) {
     fairness: { weights: e.FAIRNESS_WEIGHTS },
     pipeline: { maxImagesPerJob: e.MAX_IMAGES_PER_JOB, imageConcurrency: e.IMAGE_CONCURRENCY_PER_JOB },
     metricsBindAddress: e.METRICS_BIND_ADDRESS,
-    // A build id alone (the image always carries one) leaves the worker unversioned.
     deployment:
       e.TEMPORAL_DEPLOYMENT_NAME && e.TEMPORAL_BUILD_ID
         ? { deploymentName: e.TEMPORAL_DEPLOYMENT_NAME, buildId: e.TEMPORAL_BUILD_ID }

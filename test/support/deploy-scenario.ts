@@ -94,7 +94,7 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
     TEMPORAL_NAMESPACE: options.namespace,
     TEMPORAL_DEPLOYMENT_NAME: options.deploymentName,
   };
-  const workers: { buildId: string; process: ServiceProcess }[] = [];
+  const workers: { buildId: string; worker: ServiceProcess }[] = [];
   /** A worker process of the build, as its image would run it, serving once the server lists it polling. */
   const startBuild = async (buildId: string, gemini: GeminiStandIn, bundlePath: string) => {
     const worker = spawnService('worker', {
@@ -105,7 +105,7 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
       WORKFLOW_BUNDLE_PATH: bundlePath,
       GEMINI_MAX_CONCURRENT_CALLS: '64',
     });
-    workers.push({ buildId, process: worker });
+    workers.push({ buildId, worker });
     await Promise.race([
       worker.started,
       worker.exited.then((code) => Promise.reject(new Error(`worker ${buildId} exited ${code}: ${worker.output()}`))),
@@ -160,7 +160,7 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
   stack.gemini.latencyMs = OLD_GEMINI_LATENCY_MS;
   options.nextGemini.latencyMs = 200;
   try {
-    let old = await startBuild(BUILDS.old, stack.gemini, options.bundlePaths.old);
+    const old = await startBuild(BUILDS.old, stack.gemini, options.bundlePaths.old);
     await deploy('promote', BUILDS.old);
 
     const began = Date.now();
@@ -195,7 +195,7 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
     await deploy('status');
 
     // A rollback: the old build's workers back up, then new jobs go to it again.
-    old = await startBuild(BUILDS.old, stack.gemini, options.bundlePaths.old);
+    await startBuild(BUILDS.old, stack.gemini, options.bundlePaths.old);
     await deploy('rollback');
     const rolledBackAt = since();
     await start('after the rollback', planned.rollback);
@@ -228,15 +228,15 @@ export async function runDeployScenario(options: DeployScenarioOptions): Promise
       cliDescription,
       sweep: sweep.run,
       workerLogs: await Promise.all(
-        workers.map(async ({ buildId, process }) => {
-          process.child.kill('SIGTERM');
-          return { buildId, exitCode: await process.exited, output: process.output() };
+        workers.map(async ({ buildId, worker }) => {
+          worker.child.kill('SIGTERM');
+          return { buildId, exitCode: await worker.exited, output: worker.output() };
         }),
       ),
     };
   } finally {
-    for (const worker of workers) worker.process.child.kill('SIGTERM');
-    await Promise.all(workers.map((worker) => worker.process.exited));
+    for (const { worker } of workers) worker.child.kill('SIGTERM');
+    await Promise.all(workers.map(({ worker }) => worker.exited));
     stack.gemini.latencyMs = 0;
   }
 }
