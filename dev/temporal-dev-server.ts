@@ -51,12 +51,23 @@ export function devServerTuningArgs(overrides: Record<string, number | boolean> 
   ]);
 }
 
-/** A private dev server for one test file, or the run's shared one when jest's global set-up started it. */
-export async function startTemporal(): Promise<TestWorkflowEnvironment> {
+/**
+ * A private dev server for one test file, or the run's shared one when jest's global set-up started it; always a
+ * private one with `dynamicConfig` over the tuning (the deploy test's faster drainage checks).
+ */
+export async function startTemporal(
+  dynamicConfig?: Record<string, number | boolean>,
+): Promise<TestWorkflowEnvironment> {
   const shared = process.env.TEMPORAL_TEST_ADDRESS;
-  if (shared) return TestWorkflowEnvironment.createFromExistingServer({ address: shared, namespace: 'default' });
+  if (shared && !dynamicConfig) {
+    return TestWorkflowEnvironment.createFromExistingServer({ address: shared, namespace: 'default' });
+  }
   const path = process.env.TEMPORAL_CLI_PATH;
-  const server = { ip: '127.0.0.1', searchAttributes: SEARCH_ATTRIBUTES, extraArgs: devServerTuningArgs() };
+  const server = {
+    ip: '127.0.0.1',
+    searchAttributes: SEARCH_ATTRIBUTES,
+    extraArgs: devServerTuningArgs(dynamicConfig),
+  };
   return TestWorkflowEnvironment.createLocal({
     server: path ? { ...server, executable: { type: 'existing-path', path } } : server,
   });
