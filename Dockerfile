@@ -21,6 +21,13 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The commit the image is built from (`--build-arg GIT_COMMIT=$(git rev-parse --short HEAD)`; docker-compose.yml passes
+# it on): the worker's build id once TEMPORAL_DEPLOYMENT_NAME turns Worker Versioning on, so every image that differs
+# is a version of its own and no two can share one (docs/deploying.md, "Deploying a new version"). Last, so a new
+# commit rebuilds no layer above.
+ARG GIT_COMMIT=""
+ENV TEMPORAL_BUILD_ID=${GIT_COMMIT}
+LABEL org.opencontainers.image.revision=${GIT_COMMIT}
 USER node
 # The worker; the bridge runs the same image with `node dist/bridge/main.js`. Its young generation is capped at 4 MB
 # semi-spaces (V8's default grows to 32 MB): dead answer buffers are collected sooner, the fleet's peak memory is

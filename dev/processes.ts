@@ -36,6 +36,7 @@ const ENTRY_POINTS = {
   all: { script: 'src/main.ts', ready: '"msg":"worker started"' },
   enqueue: { script: 'scripts/enqueue.ts', ready: 'pushed' },
   replay: { script: 'scripts/replay.ts', ready: 'replaying' },
+  deploy: { script: 'scripts/deploy.ts', ready: 'deployment' },
 };
 
 const running = new Set<ServiceProcess>();
@@ -110,7 +111,10 @@ export function imageRuntime(script: string): ImageRuntime {
   if (parsed[0] !== 'node' || command.at(-1) !== script) {
     throw new Error(`the Dockerfile's CMD is not ["node", …flags, "${script}"]: ${cmd}`);
   }
-  const assignments = [...finalStage.matchAll(/^ENV (.+)$/gm)].flatMap((line) => line[1]!.trim().split(/\s+/));
+  const assignments = [...finalStage.matchAll(/^ENV (.+)$/gm)]
+    .flatMap((line) => line[1]!.trim().split(/\s+/))
+    // Set from a build argument (the build id from the commit), not a runtime setting of the image's.
+    .filter((assignment) => !assignment.includes('=${'));
   const env = assignments.map((assignment) => {
     const match = /^(\w+)=([^"'\s]*)$/.exec(assignment);
     if (!match) throw new Error(`the Dockerfile's ENV has ${assignment}, not NAME=plain-value`);

@@ -52,17 +52,22 @@ export function devServerTuningArgs(overrides: Record<string, number | boolean> 
 }
 
 /**
- * A private dev server for one test file, or the run's shared one when jest's global set-up started it. Its state is
- * in memory unless `dbFilename` names a SQLite file (the soak's, whose histories would otherwise pile up in its RAM).
+ * A private dev server for one test file, or the run's shared one when jest's global set-up started it. A private one
+ * always with `dynamicConfig` over the tuning (the deploy test's faster drainage checks); its state is in memory
+ * unless `dbFilename` names a SQLite file (the soak's, whose histories would otherwise pile up in its RAM).
  */
-export async function startTemporal(options: { dbFilename?: string } = {}): Promise<TestWorkflowEnvironment> {
+export async function startTemporal(
+  options: { dbFilename?: string; dynamicConfig?: Record<string, number | boolean> } = {},
+): Promise<TestWorkflowEnvironment> {
   const shared = process.env.TEMPORAL_TEST_ADDRESS;
-  if (shared) return TestWorkflowEnvironment.createFromExistingServer({ address: shared, namespace: 'default' });
+  if (shared && !options.dynamicConfig && !options.dbFilename) {
+    return TestWorkflowEnvironment.createFromExistingServer({ address: shared, namespace: 'default' });
+  }
   const path = process.env.TEMPORAL_CLI_PATH;
   const server = {
     ip: '127.0.0.1',
     searchAttributes: SEARCH_ATTRIBUTES,
-    extraArgs: devServerTuningArgs(),
+    extraArgs: devServerTuningArgs(options.dynamicConfig),
     ...(options.dbFilename && { dbFilename: options.dbFilename }),
   };
   return TestWorkflowEnvironment.createLocal({

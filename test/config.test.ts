@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { loadBridgeConfig, loadWorkerConfig } from '../src/process/config';
+import { loadBridgeConfig, loadDeploymentConfig, loadWorkerConfig } from '../src/process/config';
 import { ConfigError } from '../src/process/errors';
 
 const complete = {
@@ -139,6 +139,41 @@ describe('loadWorkerConfig', () => {
     expect(() => loadWorkerConfig({ ...complete, GEMINI_REQUESTS_PER_MINUTE_PER_USER: '0' })).toThrow(
       new ConfigError(['GEMINI_REQUESTS_PER_MINUTE_PER_USER must be a positive integer']),
     );
+  });
+
+  test('Worker Versioning: off unless TEMPORAL_DEPLOYMENT_NAME is set, which needs TEMPORAL_BUILD_ID', () => {
+    expect(loadWorkerConfig(complete).deployment).toBeUndefined();
+    // The image always carries its commit as the build id; without a deployment name the worker stays unversioned.
+    expect(loadWorkerConfig({ ...complete, TEMPORAL_BUILD_ID: '3f2c9ab' }).deployment).toBeUndefined();
+    expect(
+      loadWorkerConfig({ ...complete, TEMPORAL_DEPLOYMENT_NAME: 'image-jobs', TEMPORAL_BUILD_ID: '3f2c9ab' })
+        .deployment,
+    ).toEqual({ deploymentName: 'image-jobs', buildId: '3f2c9ab' });
+    expect(() => loadWorkerConfig({ ...complete, TEMPORAL_DEPLOYMENT_NAME: 'image-jobs' })).toThrow(
+      new ConfigError([
+        'TEMPORAL_BUILD_ID is required with TEMPORAL_DEPLOYMENT_NAME: the id of this build, such as the commit it was built from',
+      ]),
+    );
+    // Temporal joins the two with `:` (and used to with `.`), so neither may be in the name.
+    for (const name of ['image.jobs', 'image:jobs', '__image-jobs', 'image jobs']) {
+      expect(() => loadWorkerConfig({ ...complete, TEMPORAL_DEPLOYMENT_NAME: name, TEMPORAL_BUILD_ID: 'b1' })).toThrow(
+        new ConfigError([
+          'TEMPORAL_DEPLOYMENT_NAME must be 1 to 100 letters, digits, - or _ (not starting with __), such as image-jobs',
+        ]),
+      );
+    }
+    for (const buildId of ['__b1', 'b 1', '-b1', 'x'.repeat(129)]) {
+      expect(() =>
+        loadWorkerConfig({ ...complete, TEMPORAL_DEPLOYMENT_NAME: 'image-jobs', TEMPORAL_BUILD_ID: buildId }),
+      ).toThrow(
+        new ConfigError(['TEMPORAL_BUILD_ID must be 1 to 128 letters, digits, ., _, + or -, such as a commit hash']),
+      );
+    }
+    expect(loadDeploymentConfig({ TEMPORAL_DEPLOYMENT_NAME: 'image-jobs' })).toMatchObject({
+      deploymentName: 'image-jobs',
+      temporal: { address: 'localhost:7233', namespace: 'default' },
+    });
+    expect(() => loadDeploymentConfig({})).toThrow(new ConfigError(['TEMPORAL_DEPLOYMENT_NAME is required']));
   });
 
   test('DATABASE_CA_CERT must name a PEM certificate file', () => {

@@ -28,6 +28,7 @@ beforeAll(async () => {
     },
     signedUrl: async (objectPath) => `http://storage.example/${objectPath}?token=t`,
     workflowUrl: () => undefined,
+    workflowBuild: async () => undefined,
     logFile: path.join(mkdtempSync(path.join(os.tmpdir(), 'demo-log-')), 'demo.log'),
   });
   port = Number(new URL(server.url).port);

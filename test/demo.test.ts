@@ -91,6 +91,8 @@ test('the demo page starts a 4-image job and shows its four images and its compl
     expect(await page.locator('#progress').evaluate((bar: Drawn) => [bar.value, bar.max])).toEqual([4, 4]);
     expect(await page.locator('#prompt').textContent()).toBe('The same scene in the rain');
     expect(await page.locator('#source').evaluate((img: Drawn) => img.naturalWidth)).toBeGreaterThan(0);
+    // The build Temporal says ran the job: the demo's worker is unversioned (no TEMPORAL_DEPLOYMENT_NAME).
+    expect(await page.locator('#build').textContent()).toBe('run by an unversioned worker');
     expect(await page.locator('#workflow').getAttribute('href')).toBe(
       `http://localhost:8233/namespaces/default/workflows/image-job-${jobId}`,
     );

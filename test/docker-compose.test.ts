@@ -11,7 +11,7 @@ import { imageRuntime } from '../dev/processes';
 interface Service {
   image?: string;
   ports?: Array<{ host_ip?: string; target: number; published: string }>;
-  build?: { dockerfile: string };
+  build?: { dockerfile: string; args?: Record<string, string> };
   command?: string[] | null;
   entrypoint?: string[];
   environment?: Record<string, string>;
@@ -26,7 +26,8 @@ const TLS_OVERRIDE = 'deploy/compose-temporal-tls.yaml';
 
 /**
  * The services as Compose reads docker-compose.yml (and `files` over it): paths absolute, anchors and merges
- * resolved, with REDIS_PASSWORD set as .env would set it unless `env` says otherwise.
+ * resolved, with REDIS_PASSWORD set as .env would set it and no GIT_COMMIT, unless `env` (a shell's variables)
+ * says otherwise.
  */
 function composeConfig(options: { files?: string[]; env?: Record<string, string | undefined> } = {}) {
   const env: NodeJS.ProcessEnv = {
@@ -37,6 +38,7 @@ function composeConfig(options: { files?: string[]; env?: Record<string, string 
   };
   // Compose interpolates from the shell before .env; the namespace check below wants .env's value (the worker's).
   delete env.TEMPORAL_NAMESPACE;
+  if (!options.env || !('GIT_COMMIT' in options.env)) delete env.GIT_COMMIT;
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
   const files = ['docker-compose.yml', ...(options.files ?? [])].flatMap((file) => ['-f', file]);
   const json = execFileSync('docker', ['compose', ...files, 'config', '--format', 'json'], {
@@ -99,6 +101,26 @@ test('docker compose config accepts docker-compose.yml: Temporal on Postgres, We
   expect(imageRuntime('dist/worker/main.js')).toEqual({ nodeFlags: ['--max-semi-space-size=4'], env });
   // The bridge, as compose runs it (`node dist/bridge/main.js`, checked above): the image's variables, no flags.
   expect(imageRuntime('dist/bridge/main.js')).toEqual({ nodeFlags: [], env });
+});
+
+test("the image carries the commit it is built from as the worker's build id, and compose tags it so", () => {
+  // GIT_COMMIT=$(git rev-parse --short HEAD) docker compose build: the argument, and the tag that keeps each build's
+  // image at hand, so a new build can run beside the old one during a versioned rollout.
+  for (const [shell, tag, commit] of [
+    [{ GIT_COMMIT: '3f2c9ab' }, '3f2c9ab', '3f2c9ab'],
+    [{}, 'latest', ''],
+  ] as const) {
+    const { worker, bridge } = composeConfig({ env: shell });
+    for (const service of [worker!, bridge!]) {
+      expect(service.build).toMatchObject({ dockerfile: 'Dockerfile', args: { GIT_COMMIT: commit } });
+      expect(service.image).toBe(`quel-image-jobs:${tag}`);
+    }
+  }
+  // The final stage turns the argument into the worker's TEMPORAL_BUILD_ID (empty: an unversioned worker only).
+  const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+  const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  expect(finalStage).toMatch(/^ARG GIT_COMMIT=""$/m);
+  expect(finalStage).toMatch(/^ENV TEMPORAL_BUILD_ID=\$\{GIT_COMMIT\}$/m);
 });
 
 test("compose's Temporal is the server the tests run: same release, same config file, same dynamic config", () => {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import {
@@ -24,7 +24,8 @@ import {
   type SeededJob,
   type Stack,
 } from '../dev/stack';
-import { uniqueTaskQueue, withWorkers } from '../dev/workers';
+import { buildOf, promoteVersion } from '../src/worker/deployment';
+import { uniqueTaskQueue, untilVersionPolls, withWorkers } from '../dev/workers';
 
 /**
  * Seeded rows → the workflow on a real worker with the real activities → rows, objects and counts, exactly.
@@ -300,6 +301,34 @@ test('npm run replay: a finished workflow replays against the current code, not 
   expect(await changed.exited).toBe(1);
   expect(changed.output()).toContain(`NONDETERMINISM: this code would break runs like ${workflowIdForJob(job.jobId)}`);
 }, 60_000);
+
+test('on versioned workers a job is pinned to their build, which its description and a visibility query show', async () => {
+  const { client, namespace = 'default' } = stack.temporal!;
+  const version = { deploymentName: `e2e-${randomUUID().slice(0, 8)}`, buildId: 'e2e-build-1' };
+  const versionedQueue = uniqueTaskQueue('e2e-versioned');
+  const job = await seedJob(stack, { quantity: 2 });
+  const body = async () => {
+    await untilVersionPolls(client, namespace, version, versionedQueue);
+    await promoteVersion({ client, namespace, deploymentName: version.deploymentName }, version.buildId);
+    const handle = await client.workflow.start(imageJob, {
+      taskQueue: versionedQueue,
+      ...jobStartOptions(job.jobId),
+      args: [{ jobId: job.jobId }],
+    });
+    const result = await handle.result();
+    await keepHistory(handle, 'pinned');
+    return { result, handle };
+  };
+  const { result, handle } = await withWorkers(stack.temporal!, versionedQueue, stack.activities, body, 16, version);
+  expect(result).toMatchObject({ status: 'completed', completedImages: 2, failedImages: 0 });
+  // The workflow's versioning info, which the Web UI shows on its page.
+  expect(buildOf(await handle.describe())).toEqual({ buildId: version.buildId, behavior: 'PINNED' });
+  // The search attributes the server keeps, which the Web UI's list filters on.
+  const query =
+    `TemporalWorkerDeploymentVersion = '${version.deploymentName}:${version.buildId}' ` +
+    `AND TemporalWorkflowVersioningBehavior = 'Pinned' AND JobId = '${job.jobId}'`;
+  await eventually(async () => (await client.workflow.count(query)).count === 1, `the run listed by ${query}`);
+});
 
 test("the worker's Storage client (supabase-js) opened no realtime socket in all of the jobs above", () => {
   expect(stack.storage.requests.length).toBeGreaterThan(0);

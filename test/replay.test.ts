@@ -34,11 +34,20 @@ test('every stored history replays against the current workflow code', async () 
     'searchable',
     'some-made',
   ];
+  // In file name order. `before-deadline` and `past-deadline`: the job's deadline; `pinned`: recorded on a versioned
+  // worker, its workflow tasks stamped with a deployment version and PINNED.
+  const localSteps = [
+    'all-made',
+    'before-deadline',
+    ...runs.slice(1, 5),
+    'past-deadline',
+    'pinned',
+    ...runs.slice(5),
+    'url-fallback',
+  ];
   expect(histories.map((h) => h.workflowId)).toEqual([
     ...runs.map((run) => `before-local-steps/${run}`),
-    ...['all-made', 'before-deadline', ...runs.slice(1, 5), 'past-deadline', ...runs.slice(5), 'url-fallback'].map(
-      (run) => `local-steps/${run}`,
-    ),
+    ...localSteps.map((run) => `local-steps/${run}`),
   ]);
   const replayed: string[] = [];
   for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {

@@ -15,6 +15,7 @@ import { abortOnSignals, runEntryPoint } from '../../src/process/entry-point';
 import { createLogger, humanLines } from '../../src/process/logger';
 import { lazyClient, registerSearchAttributes } from '../../src/process/temporal-connection';
 import { startTracing } from '../../src/process/start-tracing';
+import { buildOf } from '../../src/worker/deployment';
 import { installTemporalRuntime, runWorker } from '../../src/worker/worker';
 import { openDatabase } from '../database';
 import { isListening } from '../ports';
@@ -182,6 +183,11 @@ async function main(options: { once: boolean; flood: boolean }): Promise<number>
     };
     const workflowUrl = (jobId: string) =>
       uiUrl && `${uiUrl}/namespaces/${workerConfig.temporal.namespace}/workflows/${workflowIdForJob(jobId)}`;
+    const workflowBuild = (jobId: string) =>
+      client.workflow
+        .getHandle(workflowIdForJob(jobId))
+        .describe()
+        .then(buildOf, () => undefined);
     const page = await startPageServer({
       ports: PAGE_PORTS,
       pool,
@@ -189,6 +195,7 @@ async function main(options: { once: boolean; flood: boolean }): Promise<number>
       startJob,
       signedUrl: (objectPath) => storage.signedUrl(objectPath, SIGNED_URL_SECONDS),
       workflowUrl,
+      workflowBuild,
       logFile,
     });
     cleanups.unshift(() => page.stop());

@@ -20,6 +20,11 @@ export interface PageServerOptions {
   /** A short-lived URL of an object in the bucket, undefined when it is not there. */
   signedUrl(objectPath: string): Promise<string | undefined>;
   workflowUrl(jobId: string): string | undefined;
+  /**
+   * The worker build the job's workflow runs (or ran) on, as Temporal describes it; `buildId` undefined for an
+   * unversioned worker, the whole undefined before the workflow exists.
+   */
+  workflowBuild(jobId: string): Promise<{ buildId?: string; behavior?: string } | undefined>;
   /** The demo's log file, whose tail the page shows. */
   logFile: string;
 }
@@ -116,9 +121,13 @@ async function route(options: PageServerOptions, req: http.IncomingMessage): Pro
   }
   const job = JOB_ROUTE.exec(pathname);
   if (req.method === 'GET' && job) {
-    const row = await pollJob(options.pool, job[1]!);
+    const [row, build] = await Promise.all([pollJob(options.pool, job[1]!), options.workflowBuild(job[1]!)]);
+    const workerBuild = build ? { build_id: build.buildId ?? null, behavior: build.behavior ?? null } : null;
     return row
-      ? { status: 200, json: { ...row, workflow_url: options.workflowUrl(job[1]!) ?? null } }
+      ? {
+          status: 200,
+          json: { ...row, workflow_url: options.workflowUrl(job[1]!) ?? null, worker_build: workerBuild },
+        }
       : { status: 404, json: { error: `no job ${job[1]}` } };
   }
   const attachment = ATTACHMENT_ROUTE.exec(pathname);

@@ -87,6 +87,18 @@ const sourcePathPrefix = required.refine(
   (prefix) => !objectKeyProblem(`${prefix.replaceAll('{userId}', 'u')}x`),
   'must be a folder inside the bucket, such as merged-images/user-{userId}/ (no leading /, no . or .. segment, none of ? # % \\)',
 );
+/**
+ * Worker Versioning names (docs/deploying.md, "Deploying a new version"). Temporal refuses `.` and `:` in a deployment
+ * name (they join it to a build id) and a leading `__` in either; a build id is usually a commit hash or a tag.
+ */
+const deploymentName = required.regex(
+  /^(?!__)[A-Za-z0-9_-]{1,100}$/,
+  'must be 1 to 100 letters, digits, - or _ (not starting with __), such as image-jobs',
+);
+const buildId = required.regex(
+  /^(?!__)[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/,
+  'must be 1 to 128 letters, digits, ., _, + or -, such as a commit hash',
+);
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 
 // Where Temporal is and how to connect (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
@@ -145,6 +157,17 @@ export const workerEnv = z.object({
     .trim()
     .regex(/^[^\s:]+:\d+$/, 'must be host:port, e.g. 0.0.0.0:9464')
     .optional(),
+  // Worker Versioning: the Worker Deployment this worker belongs to. Unset, the worker is unversioned.
+  TEMPORAL_DEPLOYMENT_NAME: deploymentName.optional(),
+  // This build's id in the deployment. No default here: the Docker image sets it to the commit it was built from
+  // (its GIT_COMMIT build argument), so every image that differs has its own and two builds can never share one.
+  TEMPORAL_BUILD_ID: buildId.optional(),
+});
+
+// A deployment name needs a build id; a build id alone (every image carries one) leaves the worker unversioned.
+const checkedWorkerEnv = workerEnv.refine((e) => !e.TEMPORAL_DEPLOYMENT_NAME || e.TEMPORAL_BUILD_ID, {
+  path: ['TEMPORAL_BUILD_ID'],
+  error: 'is required with TEMPORAL_DEPLOYMENT_NAME: the id of this build, such as the commit it was built from',
 });
 
 export const bridgeEnv = z
@@ -193,7 +216,7 @@ function parseEnv<S extends z.ZodObject<typeof temporalEnv>>(
 }
 
 export function loadWorkerConfig(env: Env = process.env) {
-  const { e, temporal } = parseEnv(workerEnv, env);
+  const { e, temporal } = parseEnv(checkedWorkerEnv, env);
   return {
     temporal,
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, caCert: e.DATABASE_CA_CERT },
@@ -222,6 +245,10 @@ export function loadWorkerConfig(env: Env = process.env) {
       deadlineSeconds: e.JOB_DEADLINE_SECONDS,
     },
     metricsBindAddress: e.METRICS_BIND_ADDRESS,
+    deployment:
+      e.TEMPORAL_DEPLOYMENT_NAME && e.TEMPORAL_BUILD_ID
+        ? { deploymentName: e.TEMPORAL_DEPLOYMENT_NAME, buildId: e.TEMPORAL_BUILD_ID }
+        : undefined,
     workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT },
     logLevel: e.LOG_LEVEL,
@@ -258,6 +285,12 @@ export type BridgeConfig = ReturnType<typeof loadBridgeConfig>;
 /** For tools that only talk to Temporal (replay, search attribute registration). */
 export function loadTemporalConfig(env: Env = process.env): TemporalSettings {
   return parseEnv(z.object(temporalEnv), env).temporal;
+}
+
+/** For `npm run deploy`: Temporal, and the Worker Deployment it acts on. */
+export function loadDeploymentConfig(env: Env = process.env): { temporal: TemporalSettings; deploymentName: string } {
+  const { e, temporal } = parseEnv(z.object({ ...temporalEnv, TEMPORAL_DEPLOYMENT_NAME: deploymentName }), env);
+  return { temporal, deploymentName: e.TEMPORAL_DEPLOYMENT_NAME };
 }
 
 /** The variables whose values are credentials, or hold one. */

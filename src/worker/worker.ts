@@ -1,5 +1,5 @@
 import { Runtime, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
-import type { Duration } from '@temporalio/common';
+import type { Duration, WorkerDeploymentVersion } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { checkDatabaseTls, createDatabasePool } from '../activities/database';
 import type { WorkerConfig } from '../process/config';
@@ -30,17 +30,33 @@ export interface WorkerOptions {
   shutdownGraceTime?: Duration;
   /** The tracing's plugin, when tracing is on. */
   plugins?: Tracing['workerPlugins'];
+  /** Worker Versioning: the deployment version both workers belong to; unset, they are unversioned. */
+  deployment?: WorkerDeploymentVersion;
 }
 
 /**
  * Two workers in one process: workflows with the short database/storage activities on the main task queue,
  * and Gemini calls on their own queue, where slots per worker bound this worker's share of the quota.
+ *
+ * Versioned, both poll as the same deployment version, so the server sends a pinned job's Gemini calls to the Gemini
+ * workers of the build that runs the job, never to another build's.
  */
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const { connection, namespace, taskQueue, activities, shutdownGraceTime = '30 seconds', plugins = [] } = options;
   const workflows = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
     : { workflowsPath: require.resolve('../workflows') };
+  const versioning = options.deployment
+    ? {
+        workerDeploymentOptions: {
+          version: options.deployment,
+          useWorkerVersioning: true,
+          // Each workflow type declares its own behavior (imageJob pinned, the sweep auto-upgrading); one that did
+          // not would be pinned, the choice that never runs a history on code it did not start on.
+          defaultVersioningBehavior: 'PINNED',
+        } as const,
+      }
+    : {};
   return Promise.all([
     Worker.create({
       connection,
@@ -51,6 +67,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
       maxConcurrentLocalActivityExecutions: options.maxConcurrentJobSteps ?? 10,
       shutdownGraceTime,
       plugins,
+      ...versioning,
       ...workflows,
     }),
     Worker.create({
@@ -64,6 +81,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
         : {}),
       shutdownGraceTime,
       plugins,
+      ...versioning,
     }),
   ]);
 }
@@ -135,12 +153,14 @@ export async function runWorker(
       geminiRequestsPerMinute: config.gemini.requestsPerMinute,
       workflowBundle: prebuiltBundle(config.workflowBundlePath, tracing.workerPlugins.length > 0),
       plugins: tracing.workerPlugins,
+      deployment: config.deployment,
     });
     const shutdown = () =>
       workers.filter((worker) => worker.getState() === 'RUNNING').forEach((worker) => worker.shutdown());
     stop?.addEventListener('abort', shutdown, { once: true });
     const { taskQueue, namespace, tls } = config.temporal;
-    log.info({ taskQueue, namespace, tls }, 'worker started');
+    const { deploymentName, buildId } = config.deployment ?? {};
+    log.info({ taskQueue, namespace, tls, deploymentName, buildId }, 'worker started');
     await runWorkers(workers);
   } finally {
     await connection.close();

@@ -12,6 +12,7 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  setWorkflowOptions,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -26,6 +27,7 @@ import {
   type ImageJobProgress,
   type ImageJobResult,
 } from '../contract';
+import { onVersionedWorkers } from './versioning';
 
 export const progressQuery = defineQuery<ImageJobProgress>('progress');
 
@@ -155,6 +157,12 @@ export async function imageJob(input: ImageJobInput): Promise<ImageJobResult> {
     attachIds: progress.attachIds,
   };
 }
+
+// On versioned workers (TEMPORAL_DEPLOYMENT_NAME), a job runs to its end on the build that started it, its Gemini
+// calls included: a later build's change to this code never meets its history. Jobs last seconds to minutes, so
+// keeping a build's workers until its jobs have drained costs little. Runs started on unversioned workers move to
+// the current build at their next task, so a change still needs patched() while such runs may be in flight.
+setWorkflowOptions(onVersionedWorkers('PINNED'), imageJob);
 
 /** Phase 1. Data that can never be processed fails the job at once and marks its row, so polling stops. */
 async function loadJob(jobSteps: JobStepsLabelled, jobId: string): Promise<JobPlan | undefined> {

@@ -1,8 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { proxyActivities, startChild } from '@temporalio/workflow';
+import { proxyActivities, setWorkflowOptions, startChild } from '@temporalio/workflow';
 import type { JobSteps } from '../activities';
 import { jobStartOptions } from '../contract';
 import { imageJob } from './image-job';
+import { onVersionedWorkers } from './versioning';
 
 export interface SweepInput {
   /** A job `pending` for longer than this has most likely lost its push to the queue. */
@@ -44,3 +45,9 @@ export async function sweepStalePendingJobs(input: SweepInput): Promise<SweepRes
   }
   return result;
 }
+
+// The sweep moves to the current build at its next task instead of staying on the one that started it: a run lasts
+// a moment, and one caught by a deploy (a database step retrying) should not keep an old build's workers needed.
+// Its children are not pinned to its build either: each job starts on the current build and is pinned there. The
+// price: a change to this code must replay the sweep's histories, so it uses patched() like any unversioned code.
+setWorkflowOptions(onVersionedWorkers('AUTO_UPGRADE'), sweepStalePendingJobs);

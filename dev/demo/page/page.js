@@ -28,6 +28,14 @@ function show(jobId, row) {
   if (row.source_attach_id !== null && !$('source').getAttribute('src')) {
     $('source').src = `/attachments/${row.source_attach_id}`;
   }
+  // The worker build Temporal says the workflow runs on: pinned to it under Worker Versioning, or unversioned.
+  if (row.worker_build) {
+    const { build_id: buildId, behavior } = row.worker_build;
+    $('build').textContent = buildId
+      ? `run by build ${buildId}${behavior ? `, ${behavior.toLowerCase().replace('_', '-')}` : ''}`
+      : 'run by an unversioned worker';
+    $('build').hidden = false;
+  }
   if (row.workflow_url) {
     $('workflow').href = row.workflow_url;
     $('workflow').hidden = false;
