@@ -5,7 +5,7 @@ import type { Traffic } from './traffic';
 export interface Capacity {
   /** Images a second the fleet made while saturated. */
   imagesPerS: number;
-  /** What its configuration allows at most: every Gemini slot busy for the mean latency, or the fleet's quota. */
+  /** What its configuration allows at most: every Gemini slot busy for the burst's mean latency, or the quota. */
   boundPerS: number;
   jobs: number;
   images: number;
@@ -51,4 +51,28 @@ export async function measureCapacity(
     images,
     seconds: (progress.at(-1)!.at - pushedAt) / 1000,
   };
+}
+
+/**
+ * The mean of the Gemini stand-in's latencies drawn since the last reset. The latencies are random, and a burst of a
+ * few dozen calls can draw a mean 10 % off the configured one, so the bound a burst is judged by uses its own.
+ */
+export class ServedLatency {
+  private sumMs = 0;
+  private count = 0;
+
+  record(ms: number): number {
+    this.sumMs += ms;
+    this.count += 1;
+    return ms;
+  }
+
+  reset(): void {
+    this.sumMs = 0;
+    this.count = 0;
+  }
+
+  meanS(): number {
+    return this.count === 0 ? NaN : this.sumMs / this.count / 1000;
+  }
 }

@@ -41,9 +41,10 @@ test('npm run soak -- --minutes 2: samples every figure, draws the plot, loses n
   expect(output).toMatch(new RegExp(`^soak: ${report.verdict}$`, 'm'));
   expect(report.scenario).toMatchObject({ minutes: 2, workers: 1, bridges: 1 });
 
-  // Capacity measured, below what the configuration allows, and a steady load pushed after the burst.
+  // Capacity measured, below what the configuration allows at the latencies the burst drew (measured over its middle
+  // 60 %, a few dozen calls, whose mean may differ a little from the whole burst's), and a steady load after it.
   expect(report.capacity.imagesPerS).toBeGreaterThan(0);
-  expect(report.capacity.imagesPerS).toBeLessThanOrEqual(report.capacity.boundPerS * 1.05);
+  expect(report.capacity.imagesPerS).toBeLessThanOrEqual(report.capacity.boundPerS * 1.1);
   expect(report.jobs.pushed - report.jobs.calibration).toBeGreaterThan(10);
 
   // A sample every 5 s for 2 minutes, and one after the drain; each with every figure, each a number.
