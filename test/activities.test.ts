@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DEFAULT_MAX_SOURCE_IMAGE_BYTES, type JobPlan, type StoredImage } from '../src/activities';
 import { createGeminiClient, createImageGenerator } from '../src/activities/gemini';
@@ -10,6 +9,7 @@ import { noiseJpeg, noisePng } from '../dev/stand-ins/images';
 import { insertAttachment } from '../dev/seed';
 import { quietLogger } from '../dev/workers';
 import { BUCKET, FAKE_GEMINI_KEY, FAKE_SERVICE_KEY, seedJob, startStack, type Stack } from '../dev/stack';
+import { failureOf } from './support/application-failure';
 
 /** Each activity against real Postgres and the HTTP doubles, through the real SDKs, run twice where it may be. */
 
@@ -30,15 +30,6 @@ async function run<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...ar
     throw error;
   }
 }
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApplicationFailure);
-  return error as ApplicationFailure;
-}
-
 async function loadPlan(jobId: string): Promise<JobPlan> {
   const loaded = await run(stack.activities.jobSteps.loadJob, jobId);
   if (loaded.state !== 'ready') throw new Error(`job ${jobId} is ${loaded.state}`);

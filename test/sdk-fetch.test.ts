@@ -1,5 +1,4 @@
 import http from 'node:http';
-import { ApplicationFailure } from '@temporalio/common';
 import { createGeminiClient, createImageGenerator } from '../src/activities/gemini';
 import { createSdkFetch } from '../src/activities/sdk-fetch';
 import { createImageStore, createStorageClient } from '../src/activities/storage';
@@ -8,6 +7,7 @@ import { Secret } from '../src/process/secret';
 import { FAKE_GEMINI_KEY, FAKE_SERVICE_KEY } from '../dev/stack';
 import { GeminiStandIn } from '../dev/stand-ins/gemini';
 import { closeServer, listenOnLoopback } from '../dev/stand-ins/http';
+import { failureOf } from './support/application-failure';
 
 /**
  * What the Storage and Gemini clients' fetch refuses, through the real SDKs: a redirect to another origin (which
@@ -48,15 +48,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([elsewhere?.stop(), redirector?.stop(), gemini?.stop()]);
 });
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApplicationFailure);
-  return error as ApplicationFailure;
-}
 
 function geminiClient(baseUrl: string, maxAnswerBytes?: number) {
   const settings = { model: 'gemini-2.5-flash-image', timeoutMs: 5_000, maxAnswerBytes };
