@@ -8,7 +8,6 @@ import { createJobQueue } from '../src/bridge/queue';
 import { createLogger } from '../src/process/logger';
 import { Secret } from '../src/process/secret';
 import { runFlood, userSeconds, type FloodJob, type FloodUser } from '../dev/flood';
-import { freePort } from '../dev/ports';
 import { RedisServer } from '../dev/redis-server';
 import { attachmentsUnder, jobState } from '../dev/seed';
 import { DATA_DIR } from '../dev/setup-scripts';
@@ -122,7 +121,7 @@ async function startEngine(name: 'dev' | 'cluster') {
       MODES.map(async (mode) =>
         startDevServerProcess({
           cliPath: process.env.TEMPORAL_CLI_PATH!,
-          port: await freePort(),
+          port: 'free',
           logFile: path.join(DATA_DIR, `temporal-bench-${mode}.log`),
           dynamicConfig: mode === 'fifo' ? { 'matching.enableFairness': false } : {},
         }),

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../src/contract';
-import { waitForPort } from './ports';
+import { freePort, waitForPort } from './ports';
 
 /*
  * The Temporal CLI dev server (`temporal server start-dev`), as every part of the local stack starts it: the binary
@@ -89,14 +89,54 @@ export async function startTemporal(
 
 export interface DevServerProcess {
   address: string;
+  /** Where the Web UI listens, when asked for. */
+  uiPort?: number;
   stop(): Promise<void>;
 }
+
+/** A port to listen on: a fixed one, or `'free'` for one chosen at start. */
+type PortChoice = number | 'free';
+const BIND_ATTEMPTS = 5;
 
 /**
  * The dev server as a process of its own, outliving any one client: the demo's (with the Web UI and its state in a
  * SQLite file kept across runs) and the one a test run shares. Its output goes to `logFile`.
+ *
+ * A port found free can be taken by another process before the server binds it (parallel test files make outgoing
+ * connections from the same range), so a server on `'free'` ports that fails to bind starts again on fresh ones.
  */
 export async function startDevServerProcess(options: {
+  cliPath: string;
+  port: PortChoice;
+  logFile: string;
+  uiPort?: PortChoice;
+  dbFile?: string;
+  dynamicConfig?: Record<string, DynamicConfigValue>;
+}): Promise<DevServerProcess> {
+  const retriable = options.port === 'free' || options.uiPort === 'free';
+  for (let attempt = 1; ; attempt++) {
+    const logStart = existsSync(options.logFile) ? statSync(options.logFile).size : 0;
+    try {
+      return await startOnce({
+        ...options,
+        port: options.port === 'free' ? await freePort() : options.port,
+        uiPort: options.uiPort === 'free' ? await freePort() : options.uiPort,
+      });
+    } catch (error) {
+      if (!retriable || attempt === BIND_ATTEMPTS || !logSince(options.logFile, logStart).includes(ADDRESS_IN_USE)) {
+        throw error;
+      }
+    }
+  }
+}
+
+const ADDRESS_IN_USE = 'address already in use';
+
+function logSince(logFile: string, offset: number): string {
+  return readFileSync(logFile).subarray(offset).toString('utf8');
+}
+
+async function startOnce(options: {
   cliPath: string;
   port: number;
   logFile: string;
@@ -123,6 +163,7 @@ export async function startDevServerProcess(options: {
     ],
     { stdio: ['ignore', log, log] },
   );
+  closeSync(log);
   const stop = () => stopProcess(child);
   try {
     await waitForPort(options.port, 'the Temporal dev server', child, options.logFile);
@@ -131,7 +172,7 @@ export async function startDevServerProcess(options: {
     await stop();
     throw error;
   }
-  return { address: `127.0.0.1:${options.port}`, stop };
+  return { address: `127.0.0.1:${options.port}`, ...(options.uiPort && { uiPort: options.uiPort }), stop };
 }
 
 /** SIGTERM, then SIGKILL if it has not exited within 10 s. */

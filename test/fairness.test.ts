@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { finishedBefore } from '../dev/flood';
-import { freePort } from '../dev/ports';
 import { DATA_DIR } from '../dev/setup-scripts';
 import { startStack, type Stack } from '../dev/stack';
 import { startDevServerProcess, type DevServerProcess } from '../dev/temporal-dev-server';
@@ -23,7 +22,7 @@ beforeAll(async () => {
     startStack({ temporal: true }),
     startDevServerProcess({
       cliPath: process.env.TEMPORAL_CLI_PATH!,
-      port: await freePort(),
+      port: 'free',
       logFile: path.join(DATA_DIR, 'temporal-fifo.log'),
       dynamicConfig: { 'matching.enableFairness': false },
     }),

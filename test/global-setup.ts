@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { freePort } from '../dev/ports';
 import { DATA_DIR, setupValues } from '../dev/setup-scripts';
 import { startDevServerProcess, type DevServerProcess } from '../dev/temporal-dev-server';
 
@@ -14,7 +13,7 @@ export default async function globalSetup(): Promise<void> {
   if (!process.env.TEMPORAL_CLI_PATH) return; // each test file then starts the SDK's own download
   const server = await startDevServerProcess({
     cliPath: process.env.TEMPORAL_CLI_PATH,
-    port: await freePort(),
+    port: 'free',
     logFile: path.join(DATA_DIR, 'temporal-tests.log'),
   });
   process.env.TEMPORAL_TEST_ADDRESS = server.address;

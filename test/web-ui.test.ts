@@ -3,7 +3,6 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../dev/browser';
-import { freePort } from '../dev/ports';
 import { DATA_DIR } from '../dev/setup-scripts';
 import { seedJob, startStack, type Stack } from '../dev/stack';
 import { startDevServerProcess, type DevServerProcess } from '../dev/temporal-dev-server';
@@ -23,17 +22,17 @@ let stack: Stack;
 beforeAll(async () => {
   const cliPath = process.env.TEMPORAL_CLI_PATH;
   if (!cliPath) throw new Error('the Web UI comes with the Temporal CLI: dev/setup/temporal-cli.sh builds it');
-  uiPort = await freePort();
   mkdirSync(DATA_DIR, { recursive: true });
   [server, stack] = await Promise.all([
     startDevServerProcess({
       cliPath,
-      port: await freePort(),
-      uiPort,
+      port: 'free',
+      uiPort: 'free',
       logFile: path.join(DATA_DIR, 'temporal-web-ui-test.log'),
     }),
     startStack(),
   ]);
+  uiPort = server.uiPort!;
   env = await TestWorkflowEnvironment.createFromExistingServer({ address: server.address, namespace: 'default' });
 }, 120_000);
 afterAll(async () => {
