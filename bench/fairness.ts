@@ -68,7 +68,9 @@ export async function runFairness(options: { engine: 'dev' | 'cluster'; quick: b
           ];
           const aloneB = userSeconds(aloneJobs, users.B.userId);
           const aloneC = userSeconds(aloneJobs, users.C.userId);
+          const callsBefore = stack.gemini.requests.length;
           const jobs = await flood([users.A, users.B, users.C]);
+          const floodCalls = stack.gemini.requests.slice(callsBefore).map((request) => request.at);
           for (const [name, user] of [
             ['b', users.B],
             ['c', users.C],
@@ -77,6 +79,9 @@ export async function runFairness(options: { engine: 'dev' | 'cluster'; quick: b
             const flooded = callTimeline(stack, jobs, user.userId);
             record(`${mode}_light_user_${name}_extra_to_calls_s`, flooded.toCalls - alone.toCalls);
             record(`${mode}_light_user_${name}_extra_after_calls_s`, flooded.afterCalls - alone.afterCalls);
+            const bound = boundSeconds(alone, flooded, floodCalls);
+            record(`${mode}_light_user_bound_ratio_${name}`, bound / userSeconds(aloneJobs, user.userId));
+            record(`${mode}_light_user_over_bound_${name}`, userSeconds(jobs, user.userId) / bound);
           }
           const [a, b, c] = [users.A, users.B, users.C].map((user) => userSeconds(jobs, user.userId));
           record(`${mode}_heavy_user_s`, a!);
@@ -207,19 +212,50 @@ async function startFleet(stack: Stack, redis: RedisServer, target: Target) {
   };
 }
 
+/** A light user's calls in one flood (or alone): when it pushed, when its calls arrived, and what its rows took after. */
+interface CallTimeline {
+  pushedAt: number;
+  calls: number[];
+  /** Seconds from the push until its first call arrived, and until its last. */
+  toFirstCall: number;
+  toCalls: number;
+  /** Seconds from its last call's answer until its last row ended (recording and finishing). */
+  afterCalls: number;
+}
+
 /**
  * Where a user's time goes: from its push until its last Gemini call arrives (waiting to start, then for slots), and
- * from that call's answer until its last row ends (recording and finishing): the first is what fairness orders.
+ * from that call's answer until its last row ends: the first is what fairness orders.
  */
-function callTimeline(stack: Stack, jobs: FloodJob[], userId: string): { toCalls: number; afterCalls: number } {
+function callTimeline(stack: Stack, jobs: FloodJob[], userId: string): CallTimeline {
   const own = jobs.filter((job) => job.userId === userId);
   const calls = stack.gemini.requests
     .filter((request) => own.some((job) => request.imageKey?.startsWith(`${job.jobId}/`)))
-    .map((request) => request.at);
-  const pushed = Math.min(...own.map((job) => job.pushedAt));
-  const lastCall = Math.max(...calls);
+    .map((request) => request.at)
+    .sort((a, b) => a - b);
+  const pushedAt = Math.min(...own.map((job) => job.pushedAt));
+  const lastCall = calls.at(-1)!;
   const finished = Math.max(...own.map((job) => job.finishedAt));
-  return { toCalls: (lastCall - pushed) / 1000, afterCalls: (finished - lastCall - LATENCY_MS) / 1000 };
+  return {
+    pushedAt,
+    calls,
+    toFirstCall: (calls[0]! - pushedAt) / 1000,
+    toCalls: (lastCall - pushedAt) / 1000,
+    afterCalls: (finished - lastCall - LATENCY_MS) / 1000,
+  };
+}
+
+/**
+ * The least time a light user could have taken under this flood with the slots freeing when they did: its calls ready
+ * as soon as alone, each taking the next slot to free up (a call arrives at Gemini the moment a slot takes it, so the
+ * flood's arrivals after that moment are the slots that freed), then its steps after the calls as alone. No scheduler
+ * that lets a running call finish does better; a ratio over this bound is what the order of dispatch cost.
+ */
+function boundSeconds(alone: CallTimeline, flooded: CallTimeline, floodCalls: readonly number[]): number {
+  const ready = Math.min(flooded.pushedAt + alone.toFirstCall * 1000, flooded.calls[0]!);
+  const slots = floodCalls.filter((at) => at >= ready).sort((a, b) => a - b);
+  const lastCall = slots[flooded.calls.length - 1]!;
+  return (lastCall - flooded.pushedAt + LATENCY_MS) / 1000 + alone.afterCalls;
 }
 
 /** Every job completed with all its images, and no user holds more images than its jobs asked for. */
@@ -252,6 +288,14 @@ function report(
     fair_light_user_ratio_max: Math.max(worst('fair_light_user_ratio_b'), worst('fair_light_user_ratio_c')),
     fifo_light_user_ratio: Math.max(median(samples.fifo_light_user_ratio_b!), median(samples.fifo_light_user_ratio_c!)),
     fair_heavy_user_ratio: median(samples.fair_heavy_user_ratio!),
+    fair_light_user_bound_ratio: Math.max(
+      median(samples.fair_light_user_bound_ratio_b!),
+      median(samples.fair_light_user_bound_ratio_c!),
+    ),
+    fair_light_user_over_bound: Math.max(
+      median(samples.fair_light_user_over_bound_b!),
+      median(samples.fair_light_user_over_bound_c!),
+    ),
   };
   console.log('\n| figure | median | min | max |\n| --- | ---: | ---: | ---: |');
   for (const [key, value] of Object.entries(figures)) {
@@ -260,9 +304,12 @@ function report(
   console.log('\n| target | value | |\n| --- | ---: | --- |');
   for (const [key, target] of Object.entries(TARGETS)) {
     const value = headline[key]!;
-    console.log(`| ${key} (B and C, the worse) | ${value} | ≤ ${target} ${value <= target ? 'met' : 'MISSED'} |`);
+    const which = key.includes('light') ? ' (B and C, the worse)' : '';
+    console.log(`| ${key}${which} | ${value} | ≤ ${target} ${value <= target ? 'met' : 'MISSED'} |`);
   }
-  console.log(`| fifo_light_user_ratio (B and C, the worse) | ${headline.fifo_light_user_ratio} | |`);
+  for (const key of ['fifo_light_user_ratio', 'fair_light_user_bound_ratio', 'fair_light_user_over_bound']) {
+    console.log(`| ${key} (B and C, the worse) | ${headline[key]} | |`);
+  }
   console.log(`\n${integrity.jobs} jobs checked: ${integrity.lost} lost, ${integrity.duplicates} duplicates`);
   if (options.json) {
     const json = { engine: options.engine, quick: options.quick, ...headline, ...figures, ...integrity };
