@@ -16,6 +16,7 @@ import { runScale } from './scale';
 import { runSourceMemory } from './source-memory';
 import { measureStarts } from './starts';
 import { startWay, WAYS, type Way, type WayName } from './ways';
+import { exitOnSignal } from '../dev/exit-cleanup';
 
 /**
  * `npm run bench [-- --quick] [--json FILE] [--source-mode url|inline]` (and `--scale`, `--fairness`,
@@ -210,6 +211,8 @@ function ownMsPerImage(cpu: Record<string, number>, images: number): number {
   return (own.reduce((sum, [, seconds]) => sum + seconds, 0) * 1000) / images;
 }
 
+// Stopped from outside (`timeout`, `kill`), it still ends what it started.
+exitOnSignal();
 main().then(
   () => process.exit(0),
   (error: unknown) => {

@@ -28,6 +28,7 @@ import {
   type ScheduledFault,
 } from './faults';
 import { checkInvariants, waitForWorkflowsToClose, type SubmittedJob, type Verdict } from './invariants';
+import { exitOnSignal } from '../dev/exit-cleanup';
 
 /**
  * `npm run chaos [-- --quick] [--seed N] [--json FILE] [--engine dev|cluster] [--workers N] [--bridges N]
@@ -421,6 +422,8 @@ function report(
   return held ? 0 : 1;
 }
 
+// Stopped from outside (`timeout`, `kill`), it still ends what it started.
+exitOnSignal();
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {

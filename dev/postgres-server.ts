@@ -1,7 +1,8 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestCertificates } from './certificates';
+import { onExit } from './exit-cleanup';
 import { freePort, isListening } from './ports';
 
 type ServerCertificate = Pick<TestCertificates, 'serverCert' | 'serverKey'>;
@@ -18,6 +19,9 @@ export const DEFAULT_POSTGRES_PORT = 54329;
  * database failover or restart would.
  */
 export class PostgresServer {
+  /** For a private cluster: removes it if this process exits first (a crashed or interrupted run). */
+  private forgetOnExit: () => void = () => undefined;
+
   private constructor(
     private readonly port: number,
     /** Admin connection string (user postgres, trust authentication on loopback). */
@@ -34,7 +38,11 @@ export class PostgresServer {
   static async start(port?: number, tls?: ServerCertificate): Promise<PostgresServer> {
     const chosen = port ?? (await freePort());
     const running = await isListening(chosen);
-    return new PostgresServer(chosen, await PostgresServer.script(chosen, undefined, tls), !running, tls);
+    const server = new PostgresServer(chosen, await PostgresServer.script(chosen, undefined, tls), !running, tls);
+    if (port === undefined) {
+      server.forgetOnExit = onExit(() => execFileSync('bash', [SCRIPT, 'remove'], { env: scriptEnv(chosen) }));
+    }
+    return server;
   }
 
   /** Down for `downMs`, then up again on the same port with the same data. */
@@ -50,17 +58,20 @@ export class PostgresServer {
 
   /** Stops it and deletes its data (refused for the default cluster). */
   async remove(): Promise<void> {
+    this.forgetOnExit();
     await PostgresServer.script(this.port, 'remove');
   }
 
   private static async script(port: number, command?: 'stop' | 'remove', tls?: ServerCertificate): Promise<string> {
-    const { stdout } = await run('bash', [SCRIPT, ...(command ? [command] : [])], {
-      env: {
-        ...process.env,
-        QUEL_PG_PORT: String(port),
-        ...(tls && { QUEL_PG_TLS_CERT: tls.serverCert, QUEL_PG_TLS_KEY: tls.serverKey }),
-      },
-    });
+    const { stdout } = await run('bash', [SCRIPT, ...(command ? [command] : [])], { env: scriptEnv(port, tls) });
     return stdout.trim();
   }
+}
+
+function scriptEnv(port: number, tls?: ServerCertificate): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    QUEL_PG_PORT: String(port),
+    ...(tls && { QUEL_PG_TLS_CERT: tls.serverCert, QUEL_PG_TLS_KEY: tls.serverKey }),
+  };
 }

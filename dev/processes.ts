@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { killOnExit } from './exit-cleanup';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -67,6 +68,7 @@ export function spawnService(
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...image?.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  killOnExit(child);
   let output = '';
   let onStarted: (() => void) | undefined;
   const started = new Promise<void>((resolve) => (onStarted = resolve));

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import Redis from 'ioredis';
 import type { TestCertificates } from './certificates';
+import { killOnExit } from './exit-cleanup';
 import { freePort } from './ports';
 
 export interface RedisServerOptions {
@@ -60,6 +61,7 @@ export class RedisServer {
       { stdio: ['pipe', output, output] },
     );
     this.process.stdin!.end(config);
+    killOnExit(this.process);
     const probe = new Redis(this.url, {
       ...this.clientTls(),
       lazyConnect: true,

@@ -20,6 +20,7 @@ import { google } from '@temporalio/proto';
 import { Client as PgClient } from 'pg';
 import { registerSearchAttributes } from '../src/process/temporal-connection';
 import type { TestCertificates } from './certificates';
+import { killOnExit } from './exit-cleanup';
 import { DATA_DIR, ROOT } from './setup-scripts';
 
 /**
@@ -300,7 +301,7 @@ export class TemporalCluster {
     );
     closeSync(log);
     this.children.set(service, child);
-    track(child);
+    killOnExit(child);
   }
 
   /** What `deploy/temporal-cluster.yaml` reads (names as in Temporal's server image; the file says more). */
@@ -500,20 +501,6 @@ function endProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> 
     child.once('exit', () => (clearTimeout(force), resolve()));
     child.kill(signal);
   });
-}
-
-/** Every live server process, killed if this Node process exits without stopping its clusters (a crashed run). */
-const live = new Set<ChildProcess>();
-let killOnExit = false;
-function track(child: ChildProcess): void {
-  if (!killOnExit) {
-    killOnExit = true;
-    process.on('exit', () => {
-      for (const server of live) server.kill('SIGKILL');
-    });
-  }
-  live.add(child);
-  child.once('exit', () => live.delete(child));
 }
 
 /** The log folders of this many clusters under a generated name are kept, the latest, for a failure to be read. */

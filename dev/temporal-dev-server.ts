@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEARCH_ATTRIBUTES } from '../src/contract';
+import { killOnExit } from './exit-cleanup';
 import { freePort, waitForPort } from './ports';
 
 /*
@@ -164,6 +165,7 @@ async function startOnce(options: {
     { stdio: ['ignore', log, log] },
   );
   closeSync(log);
+  killOnExit(child);
   const stop = () => stopProcess(child);
   try {
     await waitForPort(options.port, 'the Temporal dev server', child, options.logFile);

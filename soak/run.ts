@@ -32,6 +32,7 @@ import {
 import { sampleEvery, type Sample } from './sampler';
 import { meanQuantity, steadyScenario, type Scenario } from './scenario';
 import { Traffic } from './traffic';
+import { exitOnSignal } from '../dev/exit-cleanup';
 
 /**
  * `npm run soak -- --minutes N [--engine dev|cluster] [--json FILE] [--plot FILE.png] [--seed N]`: N minutes of
@@ -374,6 +375,8 @@ function pruneRuns(): void {
   for (const run of runs.slice(KEPT_RUNS)) rmSync(path.join(dir, run), { recursive: true, force: true });
 }
 
+// Stopped from outside (`timeout`, `kill`), it still ends what it started.
+exitOnSignal();
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {

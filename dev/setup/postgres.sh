@@ -31,7 +31,10 @@ else
   SERVICE_USER="$(id -un)"
 fi
 if [ "${1:-}" = stop ] || [ "${1:-}" = remove ]; then
-  if [ -f "$PGDATA_DIR/postmaster.pid" ]; then as_service_user "$(pg_bin pg_ctl)" -D "$PGDATA_DIR" -m fast stop >&2; fi
+  # A run killed with its server leaves a stale postmaster.pid, for which `stop` fails: ask first.
+  if [ -f "$PGDATA_DIR/postmaster.pid" ] && as_service_user "$(pg_bin pg_ctl)" -D "$PGDATA_DIR" status >/dev/null; then
+    as_service_user "$(pg_bin pg_ctl)" -D "$PGDATA_DIR" -m fast stop >&2
+  fi
   if [ "${1:-}" = remove ]; then
     [ "$PORT" != "$DEFAULT_PORT" ] || die "refusing to remove the default cluster's data"
     rm -rf "$PGDATA_DIR"
