@@ -97,6 +97,16 @@ export interface DevServerProcess {
 
 /** A port to listen on: a fixed one, or `'free'` for one chosen at start. */
 type PortChoice = number | 'free';
+
+interface DevServerOptions<Port> {
+  cliPath: string;
+  port: Port;
+  logFile: string;
+  /** The Web UI's port; without one the server runs headless. */
+  uiPort?: Port;
+  dbFile?: string;
+  dynamicConfig?: Record<string, DynamicConfigValue>;
+}
 const BIND_ATTEMPTS = 5;
 
 /**
@@ -106,14 +116,7 @@ const BIND_ATTEMPTS = 5;
  * A port found free can be taken by another process before the server binds it (parallel test files make outgoing
  * connections from the same range), so a server on `'free'` ports that fails to bind starts again on fresh ones.
  */
-export async function startDevServerProcess(options: {
-  cliPath: string;
-  port: PortChoice;
-  logFile: string;
-  uiPort?: PortChoice;
-  dbFile?: string;
-  dynamicConfig?: Record<string, DynamicConfigValue>;
-}): Promise<DevServerProcess> {
+export async function startDevServerProcess(options: DevServerOptions<PortChoice>): Promise<DevServerProcess> {
   const retriable = options.port === 'free' || options.uiPort === 'free';
   for (let attempt = 1; ; attempt++) {
     const logStart = existsSync(options.logFile) ? statSync(options.logFile).size : 0;
@@ -137,14 +140,7 @@ function logSince(logFile: string, offset: number): string {
   return readFileSync(logFile).subarray(offset).toString('utf8');
 }
 
-async function startOnce(options: {
-  cliPath: string;
-  port: number;
-  logFile: string;
-  uiPort?: number;
-  dbFile?: string;
-  dynamicConfig?: Record<string, DynamicConfigValue>;
-}): Promise<DevServerProcess> {
+async function startOnce(options: DevServerOptions<number>): Promise<DevServerProcess> {
   const log = openSync(options.logFile, 'a');
   const child = spawn(
     options.cliPath,
