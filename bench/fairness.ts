@@ -20,14 +20,16 @@ import { startBenchWorker, stopBenchWorker } from './bench-worker';
 import { median, round } from './stats';
 
 /**
- * `npm run bench -- --fairness [--engine dev|cluster] [--quick] [--json FILE]`: many users on one fleet. User A pushes
- * 30 jobs of 4 images; 1 s later user B pushes one job of 4, and 5 s after A, user C one more. One worker with 16
- * Gemini slots, Gemini answering in L = 1 s, 64 px images, the source by URL; every id goes through Redis and the
- * bridge as the front end's would, and each job's time runs from its push to its row's `completed_at`.
+ * `npm run bench -- --fairness [--engine dev|cluster] [--quick] [--runs N] [--json FILE]`: many users on one fleet.
+ * User A pushes 30 jobs of 4 images; 1 s later user B pushes one job of 4, and 5 s after A, user C one more. One
+ * worker with 16 Gemini slots, Gemini answering in L = 1 s, 64 px images, the source by URL; every id goes through
+ * Redis and the bridge as the front end's would, and each job's time runs from its push to its row's `completed_at`.
  *
  * The same flood runs with fairness on (the project's Temporal) and off (first in, first out, as Temporal ships it),
- * alternating, in the same run: on the dev server, two dev servers; on the cluster, one cluster whose `fifo` namespace
- * has fairness switched off. A light user's ratio is its time under the flood over its time alone.
+ * alternating, N times (3 by default) in the same run: on the dev server, two dev servers; on the cluster, one cluster
+ * whose `fifo` namespace has fairness switched off. A light user's ratio is its time under the flood over its time
+ * alone. Where a light user lands in the heavy user's round of calls moves its ratio from flood to flood (see
+ * docs/performance.md); more runs give a steadier median.
  */
 
 const SLOTS = 16;
@@ -44,8 +46,8 @@ interface Target {
   client: Client;
 }
 
-export async function runFairness(options: { engine: 'dev' | 'cluster'; quick: boolean; json?: string }) {
-  const runs = options.quick ? 1 : 3;
+export async function runFairness(options: { engine: 'dev' | 'cluster'; quick: boolean; runs: number; json?: string }) {
+  const runs = options.quick ? 1 : options.runs;
   const heavyJobs = options.quick ? 10 : 30;
   const stack = await startStack({ geminiImageSize: { width: IMAGE_PX, height: IMAGE_PX } });
   const redis = await RedisServer.start();
@@ -62,6 +64,9 @@ export async function runFairness(options: { engine: 'dev' | 'cluster'; quick: b
         try {
           stack.gemini.latencyMs = LATENCY_MS;
           const flood = (floodUsers: FloodUser[]) => runFlood({ ...fleet, users: floodUsers, pool: stack.db.pool });
+          // A fresh worker's first job also pays for its start (the workflow sandbox, the first connections): about
+          // 0.1 s more than the next, which would flatter whichever user is timed alone first.
+          const warmUp = await flood([users.W]);
           const aloneJobs = [
             ...(await flood([{ ...users.B, afterMs: 0 }])),
             ...(await flood([{ ...users.C, afterMs: 0 }])),
@@ -90,7 +95,7 @@ export async function runFairness(options: { engine: 'dev' | 'cluster'; quick: b
           record(`alone_s_${mode}`, (aloneB + aloneC) / 2);
           record(`${mode}_light_user_ratio_b`, b! / aloneB);
           record(`${mode}_light_user_ratio_c`, c! / aloneC);
-          await check(stack, [...aloneJobs, ...jobs], integrity);
+          await check(stack, [...warmUp, ...aloneJobs, ...jobs], integrity);
           console.log(
             `  run ${run}, fairness ${mode === 'fair' ? 'on ' : 'off'}: A ${round(a!)} s, B ${round(b!)} s ` +
               `(alone ${round(aloneB)}), C ${round(c!)} s (alone ${round(aloneC)})`,
@@ -111,12 +116,14 @@ export async function runFairness(options: { engine: 'dev' | 'cluster'; quick: b
 }
 
 /** Per run and mode, users of their own: each user's images go to a folder of its own, checked after the run. */
-function usersOf(run: number, mode: Mode, heavyJobs: number): Record<'A' | 'B' | 'C', FloodUser> {
+function usersOf(run: number, mode: Mode, heavyJobs: number): Record<'A' | 'B' | 'C' | 'W', FloodUser> {
   const id = (name: string) => `${name}-${mode}-${run}-${randomUUID().slice(0, 8)}`;
   return {
     A: { userId: id('a'), jobs: heavyJobs, quantity: 4, afterMs: 0 },
     B: { userId: id('b'), jobs: 1, quantity: 4, afterMs: 1_000 },
     C: { userId: id('c'), jobs: 1, quantity: 4, afterMs: 5_000 },
+    /** Warms the worker up before anyone is timed. */
+    W: { userId: id('w'), jobs: 1, quantity: 4, afterMs: 0 },
   };
 }
 

@@ -66,7 +66,10 @@ async function main(): Promise<void> {
   if (flags.scale) return runScale({ quick: flags.quick, json: flags.json });
   if (flags.fairness) {
     if (flags.engine !== 'dev' && flags.engine !== 'cluster') throw new Error('--engine must be dev or cluster');
-    return runFairness({ engine: flags.engine, quick: flags.quick, json: flags.json });
+    const runs = Number(flags.runs);
+    if (!Number.isInteger(runs) || runs < 1)
+      throw new Error(`--runs must be a whole number of 1 or more, not ${flags.runs}`);
+    return runFairness({ engine: flags.engine, quick: flags.quick, runs, json: flags.json });
   }
   if (flags['answer-memory']) return runAnswerMemory({ gcEach: flags['gc-each'] });
   if (flags['source-memory']) return runSourceMemory({ runs: Number(flags.runs) });
