@@ -49,10 +49,28 @@ describe('loadJob', () => {
       source: { path: seeded.sourcePath, mimeType: 'image/jpeg', size: seeded.sourceBytes.length },
       outputFolder: `generated-images/user-${seeded.userId}`,
       imageConcurrency: 4,
-      // The user's fair share of the Gemini queue: its id as the key, the default weight.
-      priority: { fairnessKey: seeded.userId },
+      // The user's fair share of the Gemini queue: its id as the key; its only job, so its 3 calls take one turn.
+      priority: { fairnessKey: seeded.userId, fairnessWeight: 3 },
       deadlineSeconds: 3600,
     });
+  });
+
+  test("a user's later job takes a turn per call while an older one is pending or processing, and its own once none is", async () => {
+    const first = await seedJob(stack, { quantity: 2 });
+    const second = await seedJob(stack, { quantity: 4, userId: first.userId });
+    const other = await seedJob(stack, { quantity: 4 });
+    expect((await loadPlan(first.jobId)).priority).toEqual({ fairnessKey: first.userId, fairnessWeight: 2 });
+    expect((await loadPlan(second.jobId)).priority).toEqual({ fairnessKey: first.userId });
+    expect((await loadPlan(other.jobId)).priority).toEqual({ fairnessKey: other.userId, fairnessWeight: 4 });
+
+    await stack.db.pool.query(`UPDATE quel_production_jobs SET job_status = 'processing' WHERE job_id = $1`, [
+      first.jobId,
+    ]);
+    expect((await loadPlan(second.jobId)).priority).toEqual({ fairnessKey: first.userId });
+    await stack.db.pool.query(`UPDATE quel_production_jobs SET job_status = 'completed' WHERE job_id = $1`, [
+      first.jobId,
+    ]);
+    expect((await loadPlan(second.jobId)).priority).toEqual({ fairnessKey: first.userId, fairnessWeight: 4 });
   });
 
   test('a completed job is reported as such and not checked again', async () => {

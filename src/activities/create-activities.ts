@@ -2,6 +2,7 @@ import type { JobStore } from './database';
 import { databaseFailure } from './database';
 import type { ImageGenerator, SourceMode } from './gemini';
 import { createImageGeneration, type ImageGeneration } from './image-generation';
+import { EQUAL_SHARES, type FairnessPolicy } from './job-priority';
 import { createJobSteps, type JobSteps } from './job-steps';
 import { scrubSecrets } from '../process/secret';
 import { createSourceCache } from './source-cache';
@@ -24,8 +25,8 @@ export interface ActivityDependencies {
   deadlineSeconds?: number;
   maxImagesPerJob: number;
   imageConcurrency: number;
-  /** FAIRNESS_WEIGHTS; default: every user has the same share. */
-  fairnessWeights?: Readonly<Record<string, number>>;
+  /** Default: every user has the same share. */
+  fairness?: FairnessPolicy;
   /** Values scrubbed from every error an activity throws. */
   secrets?: readonly string[];
 }
@@ -49,7 +50,7 @@ export function createActivities(deps: ActivityDependencies): Activities {
         ...deps,
         maxSourceBytes,
         deadlineSeconds: deps.deadlineSeconds ?? 3600,
-        fairnessWeights: deps.fairnessWeights ?? {},
+        fairness: deps.fairness ?? EQUAL_SHARES,
         sources,
       }),
       secrets,

@@ -22,6 +22,8 @@ export interface JobRow {
   productionId: string;
   status: string;
   input: unknown;
+  /** Whether the job's user has an older job still pending or processing: the fairness of its calls depends on it. */
+  userHasOlderActiveJob: boolean;
 }
 
 export interface AttachmentRow {
@@ -153,8 +155,12 @@ export function createJobStore(pool: Pool): JobStore {
       const rows = await queryTolerantOfIdType<JobRow>(
         pool,
         `SELECT job_id::text AS "jobId", production_id::text AS "productionId", job_status AS status,
-                job_input_data AS input
-           FROM quel_production_jobs WHERE job_id = $1`,
+                job_input_data AS input,
+                EXISTS (SELECT 1 FROM quel_production_jobs other
+                         WHERE other.job_status IN ('pending', 'processing')
+                           AND other.job_input_data->>'userId' = job.job_input_data->>'userId'
+                           AND (other.created_at, other.job_id) < (job.created_at, job.job_id)) AS "userHasOlderActiveJob"
+           FROM quel_production_jobs job WHERE job_id = $1`,
         [jobId],
       );
       return rows[0];

@@ -5,7 +5,7 @@ import type { JobFinish, JobStore } from './database';
 import type { SourceMode } from './gemini';
 import { sniffImageType, SUPPORTED_IMAGE_TYPES } from './image-type';
 import { checkJobInput } from './job-input';
-import { jobPriority } from './job-priority';
+import { jobPriority, type FairnessPolicy } from './job-priority';
 import { objectKeyProblem, quotedKey } from './object-key';
 import type { SourceCache } from './source-cache';
 import type { ImageStore } from './storage';
@@ -27,8 +27,7 @@ export interface JobStepDependencies {
   deadlineSeconds: number;
   maxImagesPerJob: number;
   imageConcurrency: number;
-  /** FAIRNESS_WEIGHTS: a weight per user id; anyone else has 1. */
-  fairnessWeights: Readonly<Record<string, number>>;
+  fairness: FairnessPolicy;
 }
 
 /**
@@ -78,7 +77,7 @@ export function createJobSteps(deps: JobStepDependencies) {
         source: { path: attachment.filePath, mimeType: type.mimeType, size: bytes.length },
         outputFolder: `generated-images/user-${userId}`,
         imageConcurrency: deps.imageConcurrency,
-        priority: jobPriority(userId, deps.fairnessWeights),
+        priority: jobPriority({ userId, quantity, oldestActive: !row.userHasOlderActiveJob }, deps.fairness),
         deadlineSeconds: deps.deadlineSeconds,
       };
       log.info('job loaded', { jobId, quantity, sourceMimeType: type.mimeType, sourceBytes: bytes.length });

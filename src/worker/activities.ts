@@ -21,7 +21,10 @@ export function createWorkerActivities(config: WorkerConfig, pool: Pool): Activi
     maxSourceBytes: config.pipeline.maxSourceBytes,
     sourcePathPrefix: config.pipeline.sourcePathPrefix,
     deadlineSeconds: config.pipeline.deadlineSeconds,
-    fairnessWeights: config.fairness.weights,
+    fairness: {
+      weights: config.fairness.weights,
+      oldestJobAhead: config.gemini.requestsPerMinutePerUser === undefined,
+    },
     secrets: secretsOf(config).map((secret) => secret.reveal()),
   });
 }
