@@ -22,8 +22,6 @@ export interface JobRow {
   productionId: string;
   status: string;
   input: unknown;
-  /** Whether the job's user has an older job still pending or processing: the fairness of its calls depends on it. */
-  userHasOlderActiveJob: boolean;
 }
 
 export interface AttachmentRow {
@@ -49,6 +47,8 @@ export interface JobFinish {
 /** What the worker reads and writes in the front end's tables; every write is idempotent. */
 export interface JobStore {
   findJob(jobId: string): Promise<JobRow | undefined>;
+  /** Whether `userId` has a job older than this one still pending or processing (the fairness of its calls). */
+  userHasOlderActiveJob(jobId: string, userId: string): Promise<boolean>;
   productionExists(productionId: string): Promise<boolean>;
   findAttachment(attachId: number): Promise<AttachmentRow | undefined>;
   /** The job and its production photo go `processing`. */
@@ -155,15 +155,28 @@ export function createJobStore(pool: Pool): JobStore {
       const rows = await queryTolerantOfIdType<JobRow>(
         pool,
         `SELECT job_id::text AS "jobId", production_id::text AS "productionId", job_status AS status,
-                job_input_data AS input,
-                EXISTS (SELECT 1 FROM quel_production_jobs other
-                         WHERE other.job_status IN ('pending', 'processing')
-                           AND other.job_input_data->>'userId' = job.job_input_data->>'userId'
-                           AND (other.created_at, other.job_id) < (job.created_at, job.job_id)) AS "userHasOlderActiveJob"
-           FROM quel_production_jobs job WHERE job_id = $1`,
+                job_input_data AS input
+           FROM quel_production_jobs WHERE job_id = $1`,
         [jobId],
       );
       return rows[0];
+    },
+
+    async userHasOlderActiveJob(jobId: string, userId: string): Promise<boolean> {
+      // Another user's malformed row must not fail this job: Postgres cannot read a json \u0000 as text, so a row
+      // holding one is passed over unread (its own job fails on it, and leaves the active set).
+      const rows = await queryTolerantOfIdType<{ older: boolean }>(
+        pool,
+        `SELECT EXISTS (
+           SELECT 1 FROM quel_production_jobs other
+            WHERE other.job_status IN ('pending', 'processing')
+              AND (other.created_at, other.job_id) < (job.created_at, job.job_id)
+              AND CASE WHEN strpos(other.job_input_data::text, '\\u0000') > 0 THEN false
+                       ELSE other.job_input_data->>'userId' = $2 END) AS older
+           FROM quel_production_jobs job WHERE job.job_id = $1`,
+        [jobId, userId],
+      );
+      return rows[0]?.older ?? false;
     },
 
     async productionExists(productionId: string): Promise<boolean> {

@@ -67,6 +67,7 @@ export function createJobSteps(deps: JobStepDependencies) {
 
       // Ready for this job's images, should they run on this worker; by URL, Gemini reads the source itself.
       if (deps.sourceMode === 'inline') sources.set(attachment.filePath, bytes.toString('base64'));
+      const oldestActive = deps.fairness.oldestJobAhead && !(await db.userHasOlderActiveJob(jobId, userId));
       const plan: JobPlan = {
         jobId,
         productionId: row.productionId,
@@ -77,7 +78,7 @@ export function createJobSteps(deps: JobStepDependencies) {
         source: { path: attachment.filePath, mimeType: type.mimeType, size: bytes.length },
         outputFolder: `generated-images/user-${userId}`,
         imageConcurrency: deps.imageConcurrency,
-        priority: jobPriority({ userId, quantity, oldestActive: !row.userHasOlderActiveJob }, deps.fairness),
+        priority: jobPriority({ userId, quantity, oldestActive }, deps.fairness),
         deadlineSeconds: deps.deadlineSeconds,
       };
       log.info('job loaded', { jobId, quantity, sourceMimeType: type.mimeType, sourceBytes: bytes.length });
