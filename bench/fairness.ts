@@ -71,34 +71,34 @@ export async function runFairness(options: { engine: 'dev' | 'cluster'; quick: b
             ...(await flood([{ ...users.B, afterMs: 0 }])),
             ...(await flood([{ ...users.C, afterMs: 0 }])),
           ];
-          const aloneB = userSeconds(aloneJobs, users.B.userId);
-          const aloneC = userSeconds(aloneJobs, users.C.userId);
+          const alone = { b: userSeconds(aloneJobs, users.B.userId), c: userSeconds(aloneJobs, users.C.userId) };
           const callsBefore = stack.gemini.requests.length;
           const jobs = await flood([users.A, users.B, users.C]);
           const floodCalls = stack.gemini.requests.slice(callsBefore).map((request) => request.at);
+          const a = userSeconds(jobs, users.A.userId);
+          const flooded = { b: userSeconds(jobs, users.B.userId), c: userSeconds(jobs, users.C.userId) };
           for (const [name, user] of [
             ['b', users.B],
             ['c', users.C],
           ] as const) {
-            const alone = callTimeline(stack, aloneJobs, user.userId);
-            const flooded = callTimeline(stack, jobs, user.userId);
-            record(`${mode}_light_user_${name}_extra_to_calls_s`, flooded.toCalls - alone.toCalls);
-            record(`${mode}_light_user_${name}_extra_after_calls_s`, flooded.afterCalls - alone.afterCalls);
-            const bound = boundSeconds(alone, flooded, floodCalls);
-            record(`${mode}_light_user_bound_ratio_${name}`, bound / userSeconds(aloneJobs, user.userId));
-            record(`${mode}_light_user_over_bound_${name}`, userSeconds(jobs, user.userId) / bound);
+            const aloneCalls = callTimeline(stack, aloneJobs, user.userId);
+            const floodedCalls = callTimeline(stack, jobs, user.userId);
+            record(`${mode}_light_user_${name}_extra_to_calls_s`, floodedCalls.toCalls - aloneCalls.toCalls);
+            record(`${mode}_light_user_${name}_extra_after_calls_s`, floodedCalls.afterCalls - aloneCalls.afterCalls);
+            const bound = boundSeconds(aloneCalls, floodedCalls, floodCalls);
+            record(`${mode}_light_user_bound_ratio_${name}`, bound / alone[name]);
+            record(`${mode}_light_user_over_bound_${name}`, flooded[name] / bound);
           }
-          const [a, b, c] = [users.A, users.B, users.C].map((user) => userSeconds(jobs, user.userId));
-          record(`${mode}_heavy_user_s`, a!);
-          record(`${mode}_light_user_b_s`, b!);
-          record(`${mode}_light_user_c_s`, c!);
-          record(`alone_s_${mode}`, (aloneB + aloneC) / 2);
-          record(`${mode}_light_user_ratio_b`, b! / aloneB);
-          record(`${mode}_light_user_ratio_c`, c! / aloneC);
+          record(`${mode}_heavy_user_s`, a);
+          record(`${mode}_light_user_b_s`, flooded.b);
+          record(`${mode}_light_user_c_s`, flooded.c);
+          record(`alone_s_${mode}`, (alone.b + alone.c) / 2);
+          record(`${mode}_light_user_ratio_b`, flooded.b / alone.b);
+          record(`${mode}_light_user_ratio_c`, flooded.c / alone.c);
           await check(stack, [...warmUp, ...aloneJobs, ...jobs], integrity);
           console.log(
-            `  run ${run}, fairness ${mode === 'fair' ? 'on ' : 'off'}: A ${round(a!)} s, B ${round(b!)} s ` +
-              `(alone ${round(aloneB)}), C ${round(c!)} s (alone ${round(aloneC)})`,
+            `  run ${run}, fairness ${mode === 'fair' ? 'on ' : 'off'}: A ${round(a)} s, B ${round(flooded.b)} s ` +
+              `(alone ${round(alone.b)}), C ${round(flooded.c)} s (alone ${round(alone.c)})`,
           );
         } finally {
           await fleet.stop();

@@ -67,6 +67,7 @@ export function createJobSteps(deps: JobStepDependencies) {
 
       // Ready for this job's images, should they run on this worker; by URL, Gemini reads the source itself.
       if (deps.sourceMode === 'inline') sources.set(attachment.filePath, bytes.toString('base64'));
+      // Asked only where the policy uses the answer: one query less for every job while a per-user rate is set.
       const oldestActive = deps.fairness.oldestJobAhead && !(await db.userHasOlderActiveJob(jobId, userId));
       const plan: JobPlan = {
         jobId,
