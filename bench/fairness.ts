@@ -3,8 +3,10 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createBridge } from '../src/bridge/bridge';
+import { createJobFairnessKey } from '../src/bridge/job-fairness-key';
 import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue } from '../src/bridge/queue';
+import { createJobStore } from '../src/activities/database';
 import { createLogger } from '../src/process/logger';
 import { Secret } from '../src/process/secret';
 import { runFlood, userSeconds, type FloodJob, type FloodUser } from '../dev/flood';
@@ -188,6 +190,9 @@ async function startFleet(stack: Stack, redis: RedisServer, target: Target) {
     slots: SLOTS,
     temporalAddress: target.address,
     namespace: target.namespace,
+    // The product's default, not the throughput benches' 20: with its polls it sets how many workflow tasks the worker
+    // takes at once, and so how much of a burst waits in Temporal's queue, where it is served by user.
+    env: { DATABASE_POOL_MAX: '10' },
   });
   const queue = createJobQueue({
     redisUrl: new Secret(redis.url),
@@ -195,10 +200,15 @@ async function startFleet(stack: Stack, redis: RedisServer, target: Target) {
     pushSide: 'left',
     bridgeId: 'bench',
   });
+  const log = createLogger('warn', 'bench-bridge');
   const bridge = createBridge({
     queue,
-    startJob: createJobStarter(target.client, { taskQueue, rerunFailed: false }),
-    log: createLogger('warn', 'bench-bridge'),
+    startJob: createJobStarter(target.client, {
+      taskQueue,
+      rerunFailed: false,
+      fairnessKey: createJobFairnessKey(createJobStore(stack.db.pool), log),
+    }),
+    log,
     jobIdFormat: 'uuid',
     concurrency: 32,
     stopGraceMs: 10_000,

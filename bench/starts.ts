@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { createDatabasePool, createJobStore } from '../src/activities/database';
+import { loadBridgeConfig } from '../src/process/config';
 import { Secret } from '../src/process/secret';
 import { createBridge } from '../src/bridge/bridge';
+import { createJobFairnessKey } from '../src/bridge/job-fairness-key';
 import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue } from '../src/bridge/queue';
 import { createLogger } from '../src/process/logger';
@@ -34,10 +37,17 @@ async function bridgeStarts(stack: Stack, redis: RedisServer, count: number): Pr
   const queue = createJobQueue({ redisUrl: new Secret(redis.url), key, pushSide: 'left', bridgeId: 'bench' });
   const ids = Array.from({ length: count }, () => randomUUID());
   for (let i = 0; i < ids.length; i += 500) await queue.push(ids[i]!, ...ids.slice(i + 1, i + 500));
+  // The bridge as deployed: each start first reads the job's user (here no row has one), on the bridge's own pool.
+  const pool = createDatabasePool(loadBridgeConfig({ DATABASE_URL: stack.db.url }).database!);
+  const log = createLogger('warn', 'bench-bridge');
   const bridge = createBridge({
     queue,
-    startJob: createJobStarter(stack.temporal!.client, { taskQueue: uniqueTaskQueue('idle'), rerunFailed: false }),
-    log: createLogger('warn', 'bench-bridge'),
+    startJob: createJobStarter(stack.temporal!.client, {
+      taskQueue: uniqueTaskQueue('idle'),
+      rerunFailed: false,
+      fairnessKey: createJobFairnessKey(createJobStore(pool), log),
+    }),
+    log,
     jobIdFormat: 'uuid',
     concurrency: START_CONCURRENCY,
     stopGraceMs: 10_000,
@@ -50,6 +60,7 @@ async function bridgeStarts(stack: Stack, redis: RedisServer, count: number): Pr
   bridge.stop();
   await running;
   queue.close();
+  await pool.end();
   probe.disconnect();
   return ids.length / seconds;
 }

@@ -147,6 +147,7 @@ async function main(): Promise<number> {
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_TASK_QUEUE: TASK_QUEUE,
     REDIS_URL: redis.url,
+    DATABASE_URL: postgres.url,
     QUEUE_KEY,
     BRIDGE_ID: BRIDGE_IDS[index]!,
     SWEEP_STALE_AFTER_SECONDS: String(SWEEP.staleAfterSeconds),

@@ -115,6 +115,7 @@ async function main(): Promise<number> {
     const bridgeEnv = (index: number) => ({
       TEMPORAL_ADDRESS: temporal.address,
       REDIS_URL: redis.url,
+      DATABASE_URL: db.url,
       // Each its own processing list, as each host's name gives it in a deployment.
       BRIDGE_ID: `soak-bridge-${index + 1}`,
       ...preload,

@@ -6,8 +6,10 @@ import type Redis from 'ioredis';
 import { queueKeys } from '../src/bridge/queue';
 import { workflowIdForJob } from '../src/contract';
 import { eventually } from './support/eventually';
+import { createTestDatabase } from '../dev/database';
 import { freePort } from '../dev/ports';
 import { RedisServer } from '../dev/redis-server';
+import { insertJob, insertProduction } from '../dev/seed';
 import { DATA_DIR } from '../dev/setup-scripts';
 import { spawnService, type ServiceProcess } from '../dev/processes';
 import { startTemporal } from '../dev/temporal-dev-server';
@@ -37,6 +39,7 @@ function bridgeProcess(settings: {
   temporalAddress?: string;
   redisUrl?: string;
   stopGraceSeconds?: number;
+  databaseUrl?: string;
 }): ServiceProcess {
   const bridge = spawnService('bridge', {
     TEMPORAL_ADDRESS: settings.temporalAddress ?? env.address,
@@ -45,6 +48,7 @@ function bridgeProcess(settings: {
     QUEUE_KEY: settings.key,
     BRIDGE_ID: 'bridge-under-test',
     ...(settings.stopGraceSeconds && { BRIDGE_STOP_GRACE_SECONDS: String(settings.stopGraceSeconds) }),
+    ...(settings.databaseUrl && { DATABASE_URL: settings.databaseUrl }),
   });
   processes.push(bridge);
   return bridge;
@@ -78,6 +82,28 @@ test('killed (SIGKILL) after taking an id and before Temporal accepted it, the b
   await eventually(async () => (await client.llen(keysOf(key).processing)) === 0, 'the processing list to empty');
   expect(await client.llen(key)).toBe(0);
   expect(second.output()).toContain('re-driving an element from the processing list');
+}, 60_000);
+
+test("with DATABASE_URL, each job's workflow starts with its user as fairness key; a job without a row, with none", async () => {
+  const db = await createTestDatabase();
+  try {
+    const key = `jobs-${randomUUID()}`;
+    const input = { prompt: 'p', quantity: 1, userId: 'light-user', mergedImageAttachId: 1 };
+    const known = await insertJob(db.pool, await insertProduction(db.pool), input);
+    const unknown = randomUUID();
+    const bridge = bridgeProcess({ key, taskQueue: uniqueTaskQueue('fairness-key'), databaseUrl: db.url });
+    await bridge.started;
+    await client.lpush(key, known, unknown);
+    const priorityOf = async (jobId: string) =>
+      (await env.client.workflow.getHandle(workflowIdForJob(jobId)).describe()).priority;
+    await eventually(() => hasWorkflow(known).catch(() => false), 'the known job started');
+    await eventually(() => hasWorkflow(unknown).catch(() => false), 'the unknown job started');
+    expect((await priorityOf(known))?.fairnessKey).toBe('light-user');
+    expect((await priorityOf(unknown))?.fairnessKey).toBeFalsy();
+    expect(bridge.output()).not.toContain('is not set: job workflows start without their user');
+  } finally {
+    await db.drop();
+  }
 }, 60_000);
 
 test('SIGTERM: the starts in flight finish, the rest stays in Redis, and the bridge exits 0', async () => {

@@ -208,7 +208,13 @@ describe('a fleet: two worker processes and two bridge processes on one task que
         GEMINI_MAX_CONCURRENT_CALLS: '2',
       });
     const bridge = (id: string) =>
-      spawnService('bridge', { ...temporal, REDIS_URL: redis.url, QUEUE_KEY: key, BRIDGE_ID: id });
+      spawnService('bridge', {
+        ...temporal,
+        REDIS_URL: redis.url,
+        QUEUE_KEY: key,
+        BRIDGE_ID: id,
+        DATABASE_URL: stack.db.url,
+      });
     const workers = [worker(), worker()];
     const bridges = [bridge('bridge-a'), bridge('bridge-b')];
     processes.push(...workers, ...bridges);

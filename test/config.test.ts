@@ -207,7 +207,24 @@ describe('loadBridgeConfig', () => {
     expect(config.queue.redisUrl.reveal()).toBe('redis://127.0.0.1:6379');
     expect(config.bridge).toEqual({ concurrency: 32, rerunFailed: false, stopGraceSeconds: 8 });
     expect(config.sweep).toEqual({ staleAfterSeconds: 600, everySeconds: 300 });
-    expect(Object.keys(config).sort()).toEqual(['bridge', 'logLevel', 'queue', 'sweep', 'temporal', 'tracing']);
+    expect(config.database).toBeUndefined();
+    expect(Object.keys(config).sort()).toEqual([
+      'bridge',
+      'database',
+      'logLevel',
+      'queue',
+      'sweep',
+      'temporal',
+      'tracing',
+    ]);
+  });
+
+  test("with DATABASE_URL, a small pool to read each job's user; the URL stays a secret", () => {
+    const url = 'postgresql://bridge_reader:S3cret@db.example.test:5432/postgres?sslmode=require';
+    const config = loadBridgeConfig({ DATABASE_URL: url });
+    expect(config.database?.url.reveal()).toBe(url);
+    expect(config.database?.poolMax).toBe(4);
+    expect(JSON.stringify(config)).not.toContain('S3cret');
   });
 
   test('names each invalid variable', () => {

@@ -1,6 +1,10 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Client } from 'pg';
+import { createDatabasePool, createJobStore } from '../src/activities/database';
+import { createJobFairnessKey } from '../src/bridge/job-fairness-key';
+import { Secret } from '../src/process/secret';
+import { capturedLogger } from './support/log-capture';
 import { ROOT } from '../dev/setup-scripts';
 import { productionState } from '../dev/seed';
 import { seedJob, startStack, type Stack } from '../dev/stack';
@@ -8,8 +12,8 @@ import { runJobInWorkerProcess } from './support/job-in-worker-process';
 
 /**
  * The worker on the tables as a live project may have them, not as our migration makes them: counters and id
- * lists that allow NULL and have no defaults, and a database role that holds only what deploy/worker-role.sql
- * grants.
+ * lists that allow NULL and have no defaults, and database roles that hold only what deploy/worker-role.sql and
+ * deploy/bridge-role.sql grant.
  */
 
 let stack: Stack;
@@ -110,3 +114,27 @@ test('a worker connected as the role of deploy/worker-role.sql runs a job', asyn
     await asWorker.end();
   }
 }, 60_000);
+
+test("the role of deploy/bridge-role.sql reads a job's user, and nothing more", async () => {
+  const url = new URL(stack.db.url);
+  const verifier = await piped(process.execPath, SCRAM_VERIFIER, 'bridge-pw\n');
+  expect(
+    await piped('psql', [url.toString(), '-q', '-f', path.join(ROOT, 'deploy', 'bridge-role.sql')], verifier.out),
+  ).toMatchObject({ code: 0 });
+  url.username = 'quel_image_bridge';
+  url.password = 'bridge-pw';
+  const pool = createDatabasePool({ url: new Secret(url.toString()), poolMax: 1 });
+  const { log, lines } = capturedLogger('bridge');
+  try {
+    const seeded = await seedJob(stack, { userId: 'granted-user' });
+    expect(await createJobFairnessKey(createJobStore(pool), log)(seeded.jobId)).toBe('granted-user');
+    expect(lines).toEqual([]);
+    await expect(pool.query('SELECT job_status FROM quel_production_jobs')).rejects.toThrow('permission denied');
+    await expect(pool.query('SELECT 1 FROM quel_attach')).rejects.toThrow('permission denied');
+    await expect(pool.query('UPDATE quel_production_jobs SET job_input_data = NULL')).rejects.toThrow(
+      'permission denied',
+    );
+  } finally {
+    await pool.end();
+  }
+});

@@ -47,6 +47,11 @@ export interface JobFinish {
 /** What the worker reads and writes in the front end's tables; every write is idempotent. */
 export interface JobStore {
   findJob(jobId: string): Promise<JobRow | undefined>;
+  /**
+   * The bridge's one read: a job's `job_input_data`, or undefined without a row. It touches `job_id` and
+   * `job_input_data` alone, so a role granted SELECT on those two columns is all the bridge needs.
+   */
+  findJobInput(jobId: string): Promise<{ input: unknown } | undefined>;
   /** Whether `userId` has a job older than this one still pending or processing (the fairness of its calls). */
   userHasOlderActiveJob(jobId: string, userId: string): Promise<boolean>;
   productionExists(productionId: string): Promise<boolean>;
@@ -157,6 +162,15 @@ export function createJobStore(pool: Pool): JobStore {
         `SELECT job_id::text AS "jobId", production_id::text AS "productionId", job_status AS status,
                 job_input_data AS input
            FROM quel_production_jobs WHERE job_id = $1`,
+        [jobId],
+      );
+      return rows[0];
+    },
+
+    async findJobInput(jobId: string): Promise<{ input: unknown } | undefined> {
+      const rows = await queryTolerantOfIdType<{ input: unknown }>(
+        pool,
+        'SELECT job_input_data AS input FROM quel_production_jobs WHERE job_id = $1',
         [jobId],
       );
       return rows[0];

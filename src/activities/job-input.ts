@@ -20,6 +20,16 @@ const wholeNumber = (name: string) =>
     .union([z.number(), z.string().regex(/^\d+$/).transform(Number)], { error: `${name} must be a whole number` })
     .pipe(z.number().int(`${name} must be a whole number`).positive(`${name} must be at least 1`));
 
+const userIdSchema = z
+  .unknown()
+  .refine((value) => value !== undefined && value !== null, 'userId is missing')
+  .pipe(
+    z.union([z.string(), z.number().int().nonnegative().transform(String)], {
+      error: 'userId must be a string or a whole number',
+    }),
+  )
+  .refine((id) => USER_ID_PATTERN.test(id), 'userId is unsafe for a storage path (allowed: 1-128 of A-Z a-z 0-9 - _)');
+
 function jobInputSchema(maxImagesPerJob: number) {
   return z.object(
     {
@@ -38,18 +48,7 @@ function jobInputSchema(maxImagesPerJob: number) {
           (quantity) => quantity <= maxImagesPerJob,
           `quantity is above the limit of ${maxImagesPerJob} images per job`,
         ),
-      userId: z
-        .unknown()
-        .refine((value) => value !== undefined && value !== null, 'userId is missing')
-        .pipe(
-          z.union([z.string(), z.number().int().nonnegative().transform(String)], {
-            error: 'userId must be a string or a whole number',
-          }),
-        )
-        .refine(
-          (id) => USER_ID_PATTERN.test(id),
-          'userId is unsafe for a storage path (allowed: 1-128 of A-Z a-z 0-9 - _)',
-        ),
+      userId: userIdSchema,
       mergedImageAttachId: z
         .unknown()
         .refine((value) => value !== undefined && value !== null, 'mergedImageAttachId (the source image) is missing')
@@ -67,4 +66,10 @@ export function checkJobInput(raw: unknown, maxImagesPerJob: number): JobInputCh
   if (!parsed.success) return { ok: false, reason: parsed.error.issues.map((issue) => issue.message).join('; ') };
   const { prompt, quantity, userId, mergedImageAttachId } = parsed.data;
   return { ok: true, input: { prompt, quantity, userId, sourceAttachId: mergedImageAttachId } };
+}
+
+/** The job's user as {@link checkJobInput} would read it, whatever else its data holds; undefined without a valid one. */
+export function userIdOfJobInput(raw: unknown): string | undefined {
+  const parsed = z.object({ userId: userIdSchema }).safeParse(raw);
+  return parsed.success ? parsed.data.userId : undefined;
 }

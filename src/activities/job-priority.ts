@@ -37,16 +37,23 @@ export interface JobFairness {
  * of the waiting backlog's next call. The user's later jobs take a turn per call, so a second batch shares equally
  * with the first after one job, and a user alone is served as before (round-robin never leaves a slot idle).
  *
- * The key is the user id itself where it fits, so an operator reads it as it is in the Web UI and in
- * `temporal task-queue config`; a longer id is hashed to fit.
+ * The key is {@link fairnessKeyOf} the user.
  */
 export function jobPriority(job: JobFairness, policy: FairnessPolicy): Priority {
   const { userId } = job;
-  const fairnessKey =
-    Buffer.byteLength(userId) <= MAX_FAIRNESS_KEY_BYTES
-      ? userId
-      : createHash('sha256').update(userId).digest('base64url');
+  const fairnessKey = fairnessKeyOf(userId);
   const oneTurn = policy.oldestJobAhead && job.oldestActive;
   const fairnessWeight = (policy.weights[userId] ?? 1) * (oneTurn ? job.quantity : 1);
   return fairnessWeight === 1 ? { fairnessKey } : { fairnessKey, fairnessWeight };
+}
+
+/**
+ * A user's fairness key, the same on a job's workflow start (the bridge's) and on its Gemini calls: the user id
+ * itself where it fits, so an operator reads it as it is in the Web UI and in `temporal task-queue config`; a longer
+ * id is hashed to fit.
+ */
+export function fairnessKeyOf(userId: string): string {
+  return Buffer.byteLength(userId) <= MAX_FAIRNESS_KEY_BYTES
+    ? userId
+    : createHash('sha256').update(userId).digest('base64url');
 }

@@ -1,8 +1,10 @@
+import { checkDatabaseTls, createDatabasePool, createJobStore } from '../activities/database';
 import type { BridgeConfig } from '../process/config';
 import type { Logger } from '../process/logger';
 import { checkTemporalCredentials, lazyClient } from '../process/temporal-connection';
 import { TRACING_OFF, type Tracing } from '../process/tracing';
 import { createBridge } from './bridge';
+import { createJobFairnessKey } from './job-fairness-key';
 import { createJobStarter } from './job-starter';
 import { createJobQueue } from './queue';
 import { messageOf } from '../process/errors';
@@ -10,8 +12,8 @@ import { retryUntilStopped } from './retry';
 import { ensureSweepSchedule } from './sweep-schedule';
 
 /**
- * The bridge as a process needs it: Redis and Temporal only. Resolves when `signal` aborts and the starts in
- * flight have finished.
+ * The bridge as a process needs it: Redis and Temporal, and Postgres (when DATABASE_URL is set) to start each job's
+ * workflow with its user's fairness key. Resolves when `signal` aborts and the starts in flight have finished.
  */
 export async function runBridge(
   config: BridgeConfig,
@@ -22,8 +24,11 @@ export async function runBridge(
   await checkTemporalCredentials(config.temporal);
   const client = lazyClient(config.temporal, tracing.clientInterceptors);
   const queue = createJobQueue(config.queue);
+  const pool = config.database && createDatabasePool(config.database);
   try {
     await queue.checkAccess();
+    if (pool) await checkDatabaseTls(pool);
+    else log.warn('DATABASE_URL is not set: job workflows start without their user, first in, first out');
     // The schedule is not needed to move ids, so the bridge serves while this waits for Temporal.
     void retryUntilStopped(
       () => ensureSweepSchedule(client, { taskQueue: config.temporal.taskQueue, ...config.sweep }),
@@ -40,6 +45,7 @@ export async function runBridge(
       startJob: createJobStarter(client, {
         taskQueue: config.temporal.taskQueue,
         rerunFailed: config.bridge.rerunFailed,
+        ...(pool ? { fairnessKey: createJobFairnessKey(createJobStore(pool), log) } : {}),
       }),
       log,
       jobIdFormat: config.queue.jobIdFormat,
@@ -52,6 +58,7 @@ export async function runBridge(
     log.info('bridge stopped');
   } finally {
     queue.close();
+    await pool?.end();
     await client.connection.close();
   }
 }

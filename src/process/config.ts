@@ -177,6 +177,9 @@ export const bridgeEnv = z
     REDIS_URL: redisUrl,
     REDIS_CA_CERT: pemFile.optional(),
     QUEUE_KEY: text('image-jobs:queue'),
+    // Where the bridge reads each job's user, the fairness key of its workflow; unset, starts carry no user.
+    DATABASE_URL: postgresUrl.optional(),
+    DATABASE_CA_CERT: pemFile.optional(),
     QUEUE_PUSH_SIDE: z.enum(['left', 'right'], { error: 'must be left or right' }).default('left'),
     QUEUE_JOB_ID_FORMAT: z.enum(['uuid', 'text'], { error: 'must be uuid or text' }).default('uuid'),
     BRIDGE_ID: text(hostname()),
@@ -257,6 +260,9 @@ export function loadWorkerConfig(env: Env = process.env) {
 
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
 
+/** One primary-key read per start, each about a millisecond: a few connections keep up with any bridge. */
+const BRIDGE_DATABASE_POOL_MAX = 4;
+
 export function loadBridgeConfig(env: Env = process.env) {
   const { e, temporal } = parseEnv(bridgeEnv, env);
   return {
@@ -269,6 +275,7 @@ export function loadBridgeConfig(env: Env = process.env) {
       jobIdFormat: e.QUEUE_JOB_ID_FORMAT,
       bridgeId: e.BRIDGE_ID,
     },
+    database: e.DATABASE_URL && { url: e.DATABASE_URL, poolMax: BRIDGE_DATABASE_POOL_MAX, caCert: e.DATABASE_CA_CERT },
     bridge: {
       concurrency: e.BRIDGE_CONCURRENCY,
       rerunFailed: e.BRIDGE_RERUN_FAILED,

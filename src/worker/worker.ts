@@ -18,8 +18,9 @@ export interface WorkerOptions {
   /** Gemini calls this worker makes at once; the fleet's share of the quota. */
   maxConcurrentGeminiCalls: number;
   /**
-   * The job's database and storage steps (local activities) this worker runs at once; default 10. Each holds a
-   * database connection and loading holds a source, so more would wait for the pool and hold more sources.
+   * The job's database and storage steps (local activities) this worker runs at once, and with its polls, its
+   * workflow tasks; default 10. Each step holds a database connection and loading holds a source, so more would wait
+   * for the pool and hold more sources.
    */
   maxConcurrentJobSteps?: number;
   /** Gemini calls per minute for the whole fleet: a server-side limit on the Gemini task queue. */
@@ -34,6 +35,9 @@ export interface WorkerOptions {
   deployment?: WorkerDeploymentVersion;
 }
 
+/** Workflow task polls at once: the SDK's default, named because the workflow task slots count them. */
+const WORKFLOW_TASK_POLLS = 10;
+
 /**
  * Two workers in one process: workflows with the short database/storage activities on the main task queue,
  * and Gemini calls on their own queue, where slots per worker bound this worker's share of the quota.
@@ -43,6 +47,7 @@ export interface WorkerOptions {
  */
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const { connection, namespace, taskQueue, activities, shutdownGraceTime = '30 seconds', plugins = [] } = options;
+  const jobSteps = options.maxConcurrentJobSteps ?? 10;
   const workflows = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
     : { workflowsPath: require.resolve('../workflows') };
@@ -63,8 +68,14 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
       namespace,
       taskQueue,
       activities: activities.jobSteps,
-      // The SDK's default is 100 at once.
-      maxConcurrentLocalActivityExecutions: options.maxConcurrentJobSteps ?? 10,
+      // The SDK's defaults are 100 steps and 40 workflow tasks at once. A workflow task holds its slot while its job's
+      // steps run, so tasks beyond the steps that can run only share them: under a burst every job's first step then
+      // slows, and the tasks wait here, where no user is ahead of another. Left in Temporal's queue instead, they are
+      // served by user (fairness) and each taken one runs at full speed. Each poll holds a slot while it waits, so
+      // the polls get slots of their own on top of the steps'.
+      maxConcurrentLocalActivityExecutions: jobSteps,
+      maxConcurrentWorkflowTaskPolls: WORKFLOW_TASK_POLLS,
+      maxConcurrentWorkflowTaskExecutions: jobSteps + WORKFLOW_TASK_POLLS,
       shutdownGraceTime,
       plugins,
       ...versioning,

@@ -1,6 +1,9 @@
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createJobStore } from '../../src/activities/database';
+import { createJobFairnessKey } from '../../src/bridge/job-fairness-key';
 import { jobStartOptions } from '../../src/contract';
+import { createLogger } from '../../src/process/logger';
 import { imageJob } from '../../src/workflows';
 import { runFlood, type FloodJob, type FloodUser } from '../../dev/flood';
 import { seedJob, type Stack } from '../../dev/stack';
@@ -20,8 +23,15 @@ export async function floodOneWorker(
   const taskQueue = uniqueTaskQueue('fairness');
   const latencyBefore = stack.gemini.latencyMs;
   stack.gemini.latencyMs = 300;
-  const start = (jobId: string) =>
-    temporal.client.workflow.start(imageJob, { taskQueue, ...jobStartOptions(jobId), args: [{ jobId }] });
+  // Each with its user's fairness key, as the bridge starts it.
+  const fairnessKey = createJobFairnessKey(createJobStore(stack.db.pool), createLogger('warn', 'flood'));
+  const start = async (jobId: string) =>
+    temporal.client.workflow.start(imageJob, {
+      taskQueue,
+      ...jobStartOptions(jobId),
+      priority: { fairnessKey: await fairnessKey(jobId) },
+      args: [{ jobId }],
+    });
   try {
     return await withWorkers(
       temporal,
