@@ -6,17 +6,8 @@
 -- Then give the bridge DATABASE_URL=postgresql://quel_image_bridge:<password>@<host>:<port>/<database>.
 -- Running it again changes nothing but the password.
 \set ON_ERROR_STOP on
-
-\prompt 'SCRAM verifier of the bridge password: ' bridge_password
-SELECT left(:'bridge_password', 14) = 'SCRAM-SHA-256$' AS is_verifier \gset
-\if :is_verifier
-\else
-  DO $$ BEGIN RAISE EXCEPTION 'standard input must be a SCRAM verifier: printf ''%%s'' "$BRIDGE_PASSWORD" | npm run -s scram-verifier | psql ... -f deploy/bridge-role.sql'; END $$;
-\endif
-
-SELECT 'CREATE ROLE quel_image_bridge LOGIN'
- WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'quel_image_bridge') \gexec
-ALTER ROLE quel_image_bridge PASSWORD :'bridge_password';
+\set role quel_image_bridge
+\ir role-login.sql
 
 GRANT USAGE ON SCHEMA public TO quel_image_bridge;
 -- Two columns of one table: no status, no prompt of another table, no writes.

@@ -7,19 +7,8 @@
 -- Then give the worker DATABASE_URL=postgresql://quel_image_worker:<password>@<host>:<port>/<database>.
 -- Running it again changes nothing but the password. docs/operating.md says more (row level security among it).
 \set ON_ERROR_STOP on
-
--- With -f, psql reads this from standard input.
-\prompt 'SCRAM verifier of the worker password: ' worker_password
-SELECT left(:'worker_password', 14) = 'SCRAM-SHA-256$' AS is_verifier \gset
-\if :is_verifier
-\else
-  DO $$ BEGIN RAISE EXCEPTION 'standard input must be a SCRAM verifier: printf ''%%s'' "$WORKER_PASSWORD" | npm run -s scram-verifier | psql ... -f deploy/worker-role.sql'; END $$;
-\endif
-
-SELECT 'CREATE ROLE quel_image_worker LOGIN'
- WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'quel_image_worker') \gexec
--- A verifier is stored as it is: the server never has the password.
-ALTER ROLE quel_image_worker PASSWORD :'worker_password';
+\set role quel_image_worker
+\ir role-login.sql
 
 GRANT USAGE ON SCHEMA public TO quel_image_worker;
 -- Jobs and production photos: read, and moved along (status, counts, ids); never created or deleted.
