@@ -309,7 +309,7 @@ describe('generateImage', () => {
 
   test('a rejected API key is not taken for a URL problem', async () => {
     const wrongKey = geminiWithKey('not-the-key');
-    const url = 'http://127.0.0.1:9/object/sign/attachments/x.png?token=abc';
+    const url = 'http://127.0.0.1:9/object/sign/attachments/x.png?token=SIGNED-TOKEN-REJECTED-KEY';
     const failure = await failureOf(
       wrongKey.generateVariation('a hat', { url, mimeType: 'image/png' }, { imageKey: 'job/stem' }),
     );
