@@ -161,20 +161,33 @@ export function buildOf(description: WorkflowExecutionDescription): { buildId?: 
   };
 }
 
+/**
+ * Servers before 1.32 answer NOT_FOUND for a deployment that exists while its workflow continues as new (the
+ * describe is a query that an open run must answer), so a NOT_FOUND is asked again before it is believed.
+ */
+const NOT_FOUND_ATTEMPTS = 4;
+const NOT_FOUND_DELAY_MS = 500;
+
 async function describe(target: DeploymentTarget) {
-  try {
-    const response = await target.client.workflowService.describeWorkerDeployment({
-      namespace: target.namespace,
-      deploymentName: target.deploymentName,
-    });
-    return { info: response.workerDeploymentInfo ?? {}, conflictToken: response.conflictToken ?? undefined };
-  } catch (error) {
-    if (!(isGrpcServiceError(error) && error.code === GRPC_NOT_FOUND)) throw error;
-    throw new Error(
-      `Temporal knows no Worker Deployment ${target.deploymentName} in ${target.namespace} (${messageOf(error)}); ` +
-        'it appears once a worker with TEMPORAL_DEPLOYMENT_NAME set has started',
-      { cause: error },
-    );
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await target.client.workflowService.describeWorkerDeployment({
+        namespace: target.namespace,
+        deploymentName: target.deploymentName,
+      });
+      return { info: response.workerDeploymentInfo ?? {}, conflictToken: response.conflictToken ?? undefined };
+    } catch (error) {
+      if (!(isGrpcServiceError(error) && error.code === GRPC_NOT_FOUND)) throw error;
+      if (attempt < NOT_FOUND_ATTEMPTS) {
+        await new Promise((resolve) => setTimeout(resolve, NOT_FOUND_DELAY_MS));
+        continue;
+      }
+      throw new Error(
+        `Temporal knows no Worker Deployment ${target.deploymentName} in ${target.namespace} (${messageOf(error)}); ` +
+          'it appears once a worker with TEMPORAL_DEPLOYMENT_NAME set has started',
+        { cause: error },
+      );
+    }
   }
 }
 

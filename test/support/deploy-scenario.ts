@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ensureSweepSchedule } from '../../src/bridge/sweep-schedule';
 import { jobStartOptions, workflowIdForJob } from '../../src/contract';
-import { buildOf, type DeploymentTarget } from '../../src/worker/deployment';
+import { buildOf, describeDeployment, type DeploymentTarget } from '../../src/worker/deployment';
 import { imageJob } from '../../src/workflows';
 import type { SubmittedJob } from '../../chaos/invariants';
 import { spawnService, type ServiceProcess } from '../../dev/processes';
@@ -254,12 +254,8 @@ async function describeWithCli(options: DeployScenarioOptions): Promise<unknown>
 async function whenDrained(deployment: DeploymentTarget, buildId: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const { workerDeploymentInfo } = await deployment.client.workflowService.describeWorkerDeployment({
-      namespace: deployment.namespace,
-      deploymentName: deployment.deploymentName,
-    });
-    const summary = workerDeploymentInfo?.versionSummaries?.find((v) => v.deploymentVersion?.buildId === buildId);
-    if (summary?.status === WorkerDeploymentVersionStatus.WORKER_DEPLOYMENT_VERSION_STATUS_DRAINED) return;
+    const { versions } = await describeDeployment(deployment);
+    if (versions.some((version) => version.buildId === buildId && version.state === 'drained')) return;
     if (Date.now() > deadline) throw new Error(`build ${buildId} not reported drained within ${timeoutMs} ms`);
     await sleep(250);
   }
@@ -316,7 +312,7 @@ async function lastCloseOnBuild(
   return last - began;
 }
 
-const { EventType, WorkflowTaskFailedCause, WorkerDeploymentVersionStatus } = temporal.api.enums.v1;
+const { EventType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
 
 async function describeRun(
   client: Client,
