@@ -70,6 +70,7 @@ test('killed (SIGKILL) after taking an id and before Temporal accepted it, the b
   // Temporal unreachable: the id is taken into the processing list and the start keeps failing.
   const first = bridgeProcess({ key, taskQueue, temporalAddress: `127.0.0.1:${await freePort()}` });
   await first.started;
+  expect(first.output()).toContain('Temporal did not answer the start-up check');
   await client.lpush(key, jobId);
   // Taken (moved into the processing list) and, with Temporal unreachable, not started: kill it right there.
   await eventually(async () => (await client.lrange(keysOf(key).processing, 0, -1))[0] === jobId, 'the id taken');

@@ -132,7 +132,10 @@ describe('a wrong or missing setting stops the process at start, naming what to 
     async (_, kind, env, message) => {
       const extra = kind === 'worker' ? workerEnvironment(stack) : { REDIS_URL: redis.url };
       const service = spawnService(kind, { ...extra, ...env() });
-      expect(await service.exited).toBe(1);
+      // A process that runs on instead fails here with what it said, not at the test's timeout with nothing.
+      const stillRunning = setTimeout(() => service.child.kill('SIGKILL'), 45_000);
+      const code = await service.exited.finally(() => clearTimeout(stillRunning));
+      expect({ code, output: service.output() }).toMatchObject({ code: 1 });
       expect(service.output()).toContain(`Temporal at ${cluster.address} ${message}`);
       expect(service.output()).not.toContain('    at ');
     },

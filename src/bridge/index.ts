@@ -21,7 +21,13 @@ export async function runBridge(
   signal: AbortSignal,
   tracing: Tracing = TRACING_OFF,
 ): Promise<void> {
-  await checkTemporalCredentials(config.temporal);
+  const unchecked = await checkTemporalCredentials(config.temporal);
+  if (unchecked) {
+    log.warn(
+      { address: config.temporal.address, err: unchecked },
+      'Temporal did not answer the start-up check; the bridge starts and its starts retry until it does',
+    );
+  }
   const client = lazyClient(config.temporal, tracing.clientInterceptors);
   const queue = createJobQueue(config.queue);
   const pool = config.database && createDatabasePool(config.database);

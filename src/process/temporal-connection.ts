@@ -35,18 +35,28 @@ export function lazyClient(settings: TemporalSettings, interceptors: WorkflowCli
 
 /**
  * For a process that connects lazily (the bridge): one connection attempt at start, so that TLS or credentials
- * set up wrongly stop it at once with a clear message. A server that is merely down is not an error here.
+ * set up wrongly stop it at once with a clear message. A server that is merely down, or slow to answer, is not an
+ * error here: the answer is then why the check could not tell (for the process to log), undefined when it connected.
  */
-export async function checkTemporalCredentials(settings: TemporalSettings, timeoutMs = 10_000): Promise<void> {
+export async function checkTemporalCredentials(
+  settings: TemporalSettings,
+  timeoutMs = 10_000,
+): Promise<string | undefined> {
   const attempt = NativeConnection.connect(settings.connection.reveal());
   // An address that swallows packets would hold the start up; the bridge's own retries wait that out instead.
   const timedOut = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
+  let failure: string | undefined;
   const outcome = await Promise.race([attempt, timedOut]).catch((error: unknown) => {
     const refusal = explainRefusal(error, settings);
     if (refusal) throw refusal;
+    failure = messageOf(error);
   });
-  if (outcome === 'timeout') void attempt.then((late) => late.close()).catch(() => undefined);
-  else await outcome?.close();
+  if (outcome === 'timeout') {
+    void attempt.then((late) => late.close()).catch(() => undefined);
+    return `no answer within ${timeoutMs / 1000} s`;
+  }
+  await outcome?.close();
+  return failure;
 }
 
 /**
