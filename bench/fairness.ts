@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createBridge } from '../src/bridge/bridge';
-import { createJobFairnessKey } from '../src/bridge/job-fairness-key';
+import { createJobStartPriority } from '../src/bridge/job-start-priority';
 import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue } from '../src/bridge/queue';
 import { createJobStore } from '../src/activities/database';
@@ -206,7 +206,7 @@ async function startFleet(stack: Stack, redis: RedisServer, target: Target) {
     startJob: createJobStarter(target.client, {
       taskQueue,
       rerunFailed: false,
-      fairnessKey: createJobFairnessKey(createJobStore(stack.db.pool), log),
+      priority: createJobStartPriority(createJobStore(stack.db.pool), {}, log),
     }),
     log,
     jobIdFormat: 'uuid',

@@ -3,7 +3,7 @@ import { createDatabasePool, createJobStore } from '../src/activities/database';
 import { loadBridgeConfig } from '../src/process/config';
 import { Secret } from '../src/process/secret';
 import { createBridge } from '../src/bridge/bridge';
-import { createJobFairnessKey } from '../src/bridge/job-fairness-key';
+import { createJobStartPriority } from '../src/bridge/job-start-priority';
 import { createJobStarter } from '../src/bridge/job-starter';
 import { createJobQueue } from '../src/bridge/queue';
 import { createLogger } from '../src/process/logger';
@@ -45,7 +45,7 @@ async function bridgeStarts(stack: Stack, redis: RedisServer, count: number): Pr
     startJob: createJobStarter(stack.temporal!.client, {
       taskQueue: uniqueTaskQueue('idle'),
       rerunFailed: false,
-      fairnessKey: createJobFairnessKey(createJobStore(pool), log),
+      priority: createJobStartPriority(createJobStore(pool), {}, log),
     }),
     log,
     jobIdFormat: 'uuid',

@@ -40,6 +40,7 @@ function bridgeProcess(settings: {
   redisUrl?: string;
   stopGraceSeconds?: number;
   databaseUrl?: string;
+  fairnessWeights?: string;
 }): ServiceProcess {
   const bridge = spawnService('bridge', {
     TEMPORAL_ADDRESS: settings.temporalAddress ?? env.address,
@@ -49,6 +50,7 @@ function bridgeProcess(settings: {
     BRIDGE_ID: 'bridge-under-test',
     ...(settings.stopGraceSeconds && { BRIDGE_STOP_GRACE_SECONDS: String(settings.stopGraceSeconds) }),
     ...(settings.databaseUrl && { DATABASE_URL: settings.databaseUrl }),
+    ...(settings.fairnessWeights && { FAIRNESS_WEIGHTS: settings.fairnessWeights }),
   });
   processes.push(bridge);
   return bridge;
@@ -85,21 +87,30 @@ test('killed (SIGKILL) after taking an id and before Temporal accepted it, the b
   expect(second.output()).toContain('re-driving an element from the processing list');
 }, 60_000);
 
-test("with DATABASE_URL, each job's workflow starts with its user as fairness key; a job without a row, with none", async () => {
+test("with DATABASE_URL, each job's workflow starts with its user as fairness key and the user's weight; a job without a row, with none", async () => {
   const db = await createTestDatabase();
   try {
     const key = `jobs-${randomUUID()}`;
-    const input = { prompt: 'p', quantity: 1, userId: 'light-user', mergedImageAttachId: 1 };
-    const known = await insertJob(db.pool, await insertProduction(db.pool), input);
+    const jobOf = async (userId: string) =>
+      insertJob(db.pool, await insertProduction(db.pool), { prompt: 'p', quantity: 1, userId, mergedImageAttachId: 1 });
+    const [known, weighted] = [await jobOf('light-user'), await jobOf('paying-user')];
     const unknown = randomUUID();
-    const bridge = bridgeProcess({ key, taskQueue: uniqueTaskQueue('fairness-key'), databaseUrl: db.url });
+    const bridge = bridgeProcess({
+      key,
+      taskQueue: uniqueTaskQueue('fairness-key'),
+      databaseUrl: db.url,
+      fairnessWeights: 'paying-user=2.5',
+    });
     await bridge.started;
-    await client.lpush(key, known, unknown);
+    await client.lpush(key, known, weighted, unknown);
     const priorityOf = async (jobId: string) =>
       (await env.client.workflow.getHandle(workflowIdForJob(jobId)).describe()).priority;
-    await eventually(() => hasWorkflow(known).catch(() => false), 'the known job started');
-    await eventually(() => hasWorkflow(unknown).catch(() => false), 'the unknown job started');
-    expect((await priorityOf(known))?.fairnessKey).toBe('light-user');
+    for (const jobId of [known, weighted, unknown]) {
+      await eventually(() => hasWorkflow(jobId).catch(() => false), `job ${jobId} started`);
+    }
+    // 0: none set, Temporal's default weight of 1.
+    expect(await priorityOf(known)).toMatchObject({ fairnessKey: 'light-user', fairnessWeight: 0 });
+    expect(await priorityOf(weighted)).toMatchObject({ fairnessKey: 'paying-user', fairnessWeight: 2.5 });
     expect((await priorityOf(unknown))?.fairnessKey).toBeFalsy();
     expect(bridge.output()).not.toContain('is not set: job workflows start without their user');
   } finally {

@@ -208,15 +208,28 @@ describe('loadBridgeConfig', () => {
     expect(config.bridge).toEqual({ concurrency: 32, rerunFailed: false, stopGraceSeconds: 8 });
     expect(config.sweep).toEqual({ staleAfterSeconds: 600, everySeconds: 300 });
     expect(config.database).toBeUndefined();
+    expect(config.fairness).toEqual({ weights: {} });
     expect(Object.keys(config).sort()).toEqual([
       'bridge',
       'database',
+      'fairness',
       'logLevel',
       'queue',
       'sweep',
       'temporal',
       'tracing',
     ]);
+  });
+
+  test("FAIRNESS_WEIGHTS: the worker's weights, read and refused alike", () => {
+    const weights = 'user-1=2, user-2=0.5';
+    expect(loadBridgeConfig({ FAIRNESS_WEIGHTS: weights }).fairness.weights).toEqual({ 'user-1': 2, 'user-2': 0.5 });
+    expect(loadBridgeConfig({ FAIRNESS_WEIGHTS: weights }).fairness).toEqual(
+      loadWorkerConfig({ ...complete, FAIRNESS_WEIGHTS: weights }).fairness,
+    );
+    expect(() => loadBridgeConfig({ FAIRNESS_WEIGHTS: 'user-1=0' })).toThrow(
+      /FAIRNESS_WEIGHTS must be user=weight pairs/,
+    );
   });
 
   test("with DATABASE_URL, a small pool to read each job's user; the URL stays a secret", () => {

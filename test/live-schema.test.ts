@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Client } from 'pg';
 import { createDatabasePool, createJobStore } from '../src/activities/database';
-import { createJobFairnessKey } from '../src/bridge/job-fairness-key';
+import { createJobStartPriority } from '../src/bridge/job-start-priority';
 import { Secret } from '../src/process/secret';
 import { capturedLogger } from './support/log-capture';
 import { ROOT } from '../dev/setup-scripts';
@@ -127,7 +127,9 @@ test("the role of deploy/bridge-role.sql reads a job's user, and nothing more", 
   const { log, lines } = capturedLogger('bridge');
   try {
     const seeded = await seedJob(stack, { userId: 'granted-user' });
-    expect(await createJobFairnessKey(createJobStore(pool), log)(seeded.jobId)).toBe('granted-user');
+    expect(await createJobStartPriority(createJobStore(pool), {}, log)(seeded.jobId)).toEqual({
+      fairnessKey: 'granted-user',
+    });
     expect(lines).toEqual([]);
     await expect(pool.query('SELECT job_status FROM quel_production_jobs')).rejects.toThrow('permission denied');
     await expect(pool.query('SELECT 1 FROM quel_attach')).rejects.toThrow('permission denied');

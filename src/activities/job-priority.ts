@@ -43,7 +43,20 @@ export function jobPriority(job: JobFairness, policy: FairnessPolicy): Priority 
   const { userId } = job;
   const fairnessKey = fairnessKeyOf(userId);
   const oneTurn = policy.oldestJobAhead && job.oldestActive;
-  const fairnessWeight = (policy.weights[userId] ?? 1) * (oneTurn ? job.quantity : 1);
+  return withWeight(fairnessKey, (policy.weights[userId] ?? 1) * (oneTurn ? job.quantity : 1));
+}
+
+/**
+ * A user's priority on the start of a job's workflow (the bridge's): the key and the user's weight alone, so the
+ * workflow's tasks share by FAIRNESS_WEIGHTS as its Gemini calls do. No turn for the oldest job: a workflow task is
+ * one task, whatever the job's quantity.
+ */
+export function userPriority(userId: string, weights: FairnessPolicy['weights']): Priority {
+  return withWeight(fairnessKeyOf(userId), weights[userId] ?? 1);
+}
+
+/** Temporal's default weight is 1; left out then, so a describe shows what was set. */
+function withWeight(fairnessKey: string, fairnessWeight: number): Priority {
   return fairnessWeight === 1 ? { fairnessKey } : { fairnessKey, fairnessWeight };
 }
 

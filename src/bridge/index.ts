@@ -4,7 +4,7 @@ import type { Logger } from '../process/logger';
 import { checkTemporalCredentials, lazyClient } from '../process/temporal-connection';
 import { TRACING_OFF, type Tracing } from '../process/tracing';
 import { createBridge } from './bridge';
-import { createJobFairnessKey } from './job-fairness-key';
+import { createJobStartPriority } from './job-start-priority';
 import { createJobStarter } from './job-starter';
 import { createJobQueue } from './queue';
 import { messageOf } from '../process/errors';
@@ -51,7 +51,7 @@ export async function runBridge(
       startJob: createJobStarter(client, {
         taskQueue: config.temporal.taskQueue,
         rerunFailed: config.bridge.rerunFailed,
-        ...(pool ? { fairnessKey: createJobFairnessKey(createJobStore(pool), log) } : {}),
+        ...(pool ? { priority: createJobStartPriority(createJobStore(pool), config.fairness.weights, log) } : {}),
       }),
       log,
       jobIdFormat: config.queue.jobIdFormat,

@@ -2,7 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { jobStartOptions } from '../contract';
 import { inJobSpan } from '../process/tracing';
 import type { imageJob } from '../workflows';
-import type { JobFairnessKey } from './job-fairness-key';
+import type { JobStartPriority } from './job-start-priority';
 
 export type StartOutcome = 'started' | 'already-running' | 'already-finished';
 
@@ -18,24 +18,24 @@ export type JobStarter = (jobId: string) => Promise<StartResult>;
  * Starts the job's one workflow. The conflict policy is FAIL rather than USE_EXISTING: both leave a running
  * workflow alone and start nothing, but only FAIL tells the bridge so, which it needs to log what happened.
  * A finished workflow is not run again unless re-running failed ones is allowed (BRIDGE_RERUN_FAILED).
- * With `fairnessKey`, the workflow starts with its user's fairness key; without, all starts share one.
+ * With `priority`, the workflow starts with its user's fairness key and weight; without, all starts share one key.
  */
 export function createJobStarter(
   client: Client,
-  options: { taskQueue: string; rerunFailed: boolean; fairnessKey?: JobFairnessKey },
+  options: { taskQueue: string; rerunFailed: boolean; priority?: JobStartPriority },
 ): JobStarter {
   return (jobId) => inJobSpan('bridge.startJob', jobId, () => start(jobId));
 
   async function start(jobId: string): Promise<StartResult> {
     const { workflowId, ...metadata } = jobStartOptions(jobId);
-    const fairnessKey = await options.fairnessKey?.(jobId);
+    const priority = await options.priority?.(jobId);
     try {
       const handle = await client.workflow.start<typeof imageJob>('imageJob', {
         taskQueue: options.taskQueue,
         workflowId,
         ...metadata,
         args: [{ jobId }],
-        ...(fairnessKey ? { priority: { fairnessKey } } : {}),
+        ...(priority ? { priority } : {}),
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: options.rerunFailed ? 'ALLOW_DUPLICATE_FAILED_ONLY' : 'REJECT_DUPLICATE',
       });

@@ -180,6 +180,8 @@ export const bridgeEnv = z
     // Where the bridge reads each job's user, the fairness key of its workflow; unset, starts carry no user.
     DATABASE_URL: postgresUrl.optional(),
     DATABASE_CA_CERT: pemFile.optional(),
+    // The same weights as the worker's: they weigh each job's workflow tasks, as the worker's weigh its Gemini calls.
+    FAIRNESS_WEIGHTS: fairnessWeights.default({}),
     QUEUE_PUSH_SIDE: z.enum(['left', 'right'], { error: 'must be left or right' }).default('left'),
     QUEUE_JOB_ID_FORMAT: z.enum(['uuid', 'text'], { error: 'must be uuid or text' }).default('uuid'),
     BRIDGE_ID: text(hostname()),
@@ -276,6 +278,7 @@ export function loadBridgeConfig(env: Env = process.env) {
       bridgeId: e.BRIDGE_ID,
     },
     database: e.DATABASE_URL && { url: e.DATABASE_URL, poolMax: BRIDGE_DATABASE_POOL_MAX, caCert: e.DATABASE_CA_CERT },
+    fairness: { weights: e.FAIRNESS_WEIGHTS },
     bridge: {
       concurrency: e.BRIDGE_CONCURRENCY,
       rerunFailed: e.BRIDGE_RERUN_FAILED,

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createJobStore } from '../../src/activities/database';
-import { createJobFairnessKey } from '../../src/bridge/job-fairness-key';
+import { createJobStartPriority } from '../../src/bridge/job-start-priority';
 import { jobStartOptions } from '../../src/contract';
 import { createLogger } from '../../src/process/logger';
 import { imageJob } from '../../src/workflows';
@@ -24,12 +24,12 @@ export async function floodOneWorker(
   const latencyBefore = stack.gemini.latencyMs;
   stack.gemini.latencyMs = 300;
   // Each with its user's fairness key, as the bridge starts it.
-  const fairnessKey = createJobFairnessKey(createJobStore(stack.db.pool), createLogger('warn', 'flood'));
+  const priority = createJobStartPriority(createJobStore(stack.db.pool), {}, createLogger('warn', 'flood'));
   const start = async (jobId: string) =>
     temporal.client.workflow.start(imageJob, {
       taskQueue,
       ...jobStartOptions(jobId),
-      priority: { fairnessKey: await fairnessKey(jobId) },
+      priority: await priority(jobId),
       args: [{ jobId }],
     });
   try {
