@@ -35,7 +35,7 @@ export function createJobStarter(
         workflowId,
         ...metadata,
         args: [{ jobId }],
-        ...(priority ? { priority } : {}),
+        priority,
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: options.rerunFailed ? 'ALLOW_DUPLICATE_FAILED_ONLY' : 'REJECT_DUPLICATE',
       });

@@ -45,18 +45,20 @@ export async function checkTemporalCredentials(
   const attempt = NativeConnection.connect(settings.connection.reveal());
   // An address that swallows packets would hold the start up; the bridge's own retries wait that out instead.
   const timedOut = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
-  let failure: string | undefined;
-  const outcome = await Promise.race([attempt, timedOut]).catch((error: unknown) => {
+  let outcome: NativeConnection | 'timeout';
+  try {
+    outcome = await Promise.race([attempt, timedOut]);
+  } catch (error) {
     const refusal = explainRefusal(error, settings);
     if (refusal) throw refusal;
-    failure = messageOf(error);
-  });
+    return messageOf(error);
+  }
   if (outcome === 'timeout') {
     void attempt.then((late) => late.close()).catch(() => undefined);
     return `no answer within ${timeoutMs / 1000} s`;
   }
-  await outcome?.close();
-  return failure;
+  await outcome.close();
+  return undefined;
 }
 
 /**
