@@ -4,6 +4,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import { loadBridgeConfig, loadTemporalConfig, loadWorkerConfig, secretsOf } from '../src/process/config';
 import { ConfigError } from '../src/process/errors';
+import { explainTemporalRefusal } from '../src/process/temporal-connection';
 
 const worker = {
   DATABASE_URL: 'postgresql://app@db.example.test:6543/postgres',
@@ -113,4 +114,38 @@ test('each wrong Temporal setting is named, together with the other problems, an
     'Temporal TLS: a client certificate needs both halves; the certificate (TEMPORAL_TLS_CLIENT_CERT_PATH) is missing',
   ]);
   expect(problems.join('\n')).not.toContain('temporal-api-key-value');
+});
+
+test("every way Temporal's core reports a hang-up for a missing client certificate is read as that", () => {
+  // The texts seen from a cluster that requires mutual TLS; which one comes depends on a race inside the handshake.
+  const transport = (source: string) =>
+    `Failed to call GetSystemInfo: code: 'Unknown error', message: "transport error", source: ${source}`;
+  const cancelled = (why: string) =>
+    `Failed to call GetSystemInfo: code: 'The operation was cancelled', message: "operation was canceled", ` +
+    `source: tonic::transport::Error(Transport, hyper::Error(Canceled, "${why}"))`;
+  const texts = [
+    transport(
+      'tonic::transport::Error(Transport, hyper::Error(Io, Custom { kind: InvalidData, error: "received fatal alert: CertificateRequired" }))',
+    ),
+    transport(
+      'tonic::transport::Error(Transport, hyper::Error(Io, Custom { kind: BrokenPipe, error: "stream closed because of a broken pipe" }))',
+    ),
+    transport('tonic::transport::Error(Transport, hyper::Error(Io, Kind(ConnectionReset)))'),
+    cancelled('connection closed'),
+    cancelled('connection was not ready'),
+  ];
+  const mtls = loadTemporalConfig({ TEMPORAL_TLS: 'true', TEMPORAL_TLS_SERVER_CA_CERT_PATH: ca });
+  const plain = loadTemporalConfig({});
+  for (const text of texts) {
+    expect(explainTemporalRefusal(new Error(text), mtls)?.problems).toEqual([
+      'Temporal at localhost:7233 requires a client certificate: set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH',
+    ]);
+  }
+  expect(explainTemporalRefusal(new Error(cancelled('connection was not ready')), plain)?.problems).toEqual([
+    'Temporal at localhost:7233 closed the connection during set-up; if it requires TLS, set TEMPORAL_TLS=true',
+  ]);
+  const down = transport(
+    'tonic::transport::Error(Transport, ConnectError(ConnectError("tcp connect error", Os { code: 111, kind: ConnectionRefused, message: "Connection refused" })))',
+  );
+  expect(explainTemporalRefusal(new Error(down), mtls)).toBeUndefined();
 });

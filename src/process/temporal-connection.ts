@@ -17,7 +17,7 @@ export async function connectWorkerConnection(settings: TemporalSettings): Promi
   try {
     return await NativeConnection.connect(settings.connection.reveal());
   } catch (error) {
-    throw explainRefusal(error, settings) ?? error;
+    throw explainTemporalRefusal(error, settings) ?? error;
   }
 }
 
@@ -49,7 +49,7 @@ export async function checkTemporalCredentials(
   try {
     outcome = await Promise.race([attempt, timedOut]);
   } catch (error) {
-    const refusal = explainRefusal(error, settings);
+    const refusal = explainTemporalRefusal(error, settings);
     if (refusal) throw refusal;
     return messageOf(error);
   }
@@ -65,14 +65,15 @@ export async function checkTemporalCredentials(
  * What each TLS or authentication refusal means for the settings, by the words Temporal's core (rustls, tonic)
  * reports it in; undefined for anything else, such as a server that is not up yet.
  */
-function explainRefusal(error: unknown, settings: TemporalSettings): ConfigError | undefined {
+export function explainTemporalRefusal(error: unknown, settings: TemporalSettings): ConfigError | undefined {
   const text = error instanceof Error ? error.message : String(error);
   const at = `Temporal at ${settings.address}`;
   const { tls } = settings.connection.reveal();
   const hasClientCertificate = typeof tls === 'object' && tls?.clientCertPair !== undefined;
   // A server that wants a client certificate and gets none sends an alert and hangs up, and the client sees either;
-  // a hang-up reads as `broken pipe`, `connection closed` or `Kind(ConnectionReset)`, whichever came first.
-  const hungUp = /broken pipe|connection ?closed|connection ?reset/i;
+  // a hang-up reads as `broken pipe`, `connection closed`, `Kind(ConnectionReset)` or, when it came before the
+  // connection was handed its first request, `connection was not ready`: whichever the race gave.
+  const hungUp = /broken pipe|connection ?closed|connection ?reset|connection was not ready/i;
   const reasons: [boolean, RegExp, string][] = [
     [
       settings.tls && !hasClientCertificate,
