@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isGrpcServiceError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { messageOf } from '../process/errors';
@@ -179,7 +180,7 @@ async function describe(target: DeploymentTarget) {
     } catch (error) {
       if (!(isGrpcServiceError(error) && error.code === GRPC_NOT_FOUND)) throw error;
       if (attempt < NOT_FOUND_ATTEMPTS) {
-        await new Promise((resolve) => setTimeout(resolve, NOT_FOUND_DELAY_MS));
+        await sleep(NOT_FOUND_DELAY_MS);
         continue;
       }
       throw new Error(
